@@ -1,0 +1,27 @@
+# SPDX-License-Identifier: Apache-2.0
+# Reads the op table (src/ops/ops.def): each FD_CUDA(op, stem, min_sm, ...) row
+# whose min_sm the arch list reaches adds src/ops/cuda/<stem>.cu, compiled with
+# FD_VARIANT_MIN_SM=<min_sm>, and FD_BUILT_<stem> for the C side.
+file(STRINGS ${CMAKE_SOURCE_DIR}/src/ops/ops.def _rows REGEX "^FD_CUDA\\(")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/ops/ops.def)
+set(FD_OP_CUDA_SOURCES "")
+set(FD_BUILT_DEFINES "")
+if(FD_WITH_CUDA)
+  foreach(row IN LISTS _rows)
+    if(NOT row MATCHES "^FD_CUDA\\(([a-z0-9_]+), *([a-z0-9_]+), *([0-9]+),")
+      message(FATAL_ERROR "src/ops/ops.def: cannot read row: ${row}")
+    endif()
+    set(_stem ${CMAKE_MATCH_2})
+    set(_min ${CMAKE_MATCH_3})
+    if(FD_CUDA_ARCH_MAX LESS _min)
+      continue()
+    endif()
+    set(_src ${CMAKE_SOURCE_DIR}/src/ops/cuda/${_stem}.cu)
+    if(NOT EXISTS ${_src})
+      message(FATAL_ERROR "src/ops/ops.def names variant ${_stem} but ${_src} does not exist")
+    endif()
+    list(APPEND FD_OP_CUDA_SOURCES ${_src})
+    set_source_files_properties(${_src} PROPERTIES COMPILE_DEFINITIONS FD_VARIANT_MIN_SM=${_min})
+    string(APPEND FD_BUILT_DEFINES "#define FD_BUILT_${_stem} 1\n")
+  endforeach()
+endif()

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// Execution context: where operators run (CPU or one CUDA device), its stream,
+// and its memory. Tensors passed to ops live in the context's memory.
+#ifndef FDEPLOY_CONTEXT_H
+#define FDEPLOY_CONTEXT_H
+
+#include <stddef.h>
+#include "fdeploy/platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fd_ctx fd_ctx;
+
+// device = FD_CPU_DEVICE for the C reference backend, or a CUDA device index.
+// Borrows `p`, which must outlive the context.
+fd_status fd_ctx_create(const fd_platform *p, int device, fd_ctx **out);
+void fd_ctx_free(fd_ctx *ctx);
+
+int fd_ctx_device(const fd_ctx *ctx);            // FD_CPU_DEVICE or CUDA index
+int fd_ctx_is_cuda(const fd_ctx *ctx);
+int fd_ctx_effective_sm(const fd_ctx *ctx);      // 0 on CPU
+const fd_platform *fd_ctx_platform(const fd_ctx *ctx);
+
+// Memory in the context's address space (host or device).
+fd_status fd_ctx_alloc(fd_ctx *ctx, size_t bytes, void **out);
+void fd_ctx_release(fd_ctx *ctx, void *ptr);
+fd_status fd_ctx_upload(fd_ctx *ctx, void *dst, const void *host_src, size_t bytes);
+fd_status fd_ctx_download(fd_ctx *ctx, void *host_dst, const void *src, size_t bytes);
+fd_status fd_ctx_memset(fd_ctx *ctx, void *dst, int value, size_t bytes);
+
+// Waits for queued work and reports the first error a kernel raised since the
+// last sync (e.g. an out-of-range token id), naming the op.
+fd_status fd_ctx_sync(fd_ctx *ctx);
+
+// The CUDA stream (cudaStream_t) ops are queued on; NULL on CPU.
+void *fd_ctx_stream(const fd_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: Apache-2.0
+// Subcommands of the fdeploy program.
+#ifndef FD_TOOLS_CLI_H
+#define FD_TOOLS_CLI_H
+
+int fd_cmd_info(int argc, char **argv);
+int fd_cmd_selftest(int argc, char **argv);
+
+#endif
