@@ -76,8 +76,35 @@ foreach(a IN LISTS _archs)
 endforeach()
 list(APPEND CMAKE_CUDA_ARCHITECTURES ${FD_CUDA_ARCH_MAX}-virtual)
 set(CMAKE_CUDA_RUNTIME_LIBRARY Static)
+if(CMAKE_CUDA_COMPILER MATCHES "^/usr/lib/nvidia-cuda-toolkit/")
+  set(ENV{PATH} "/usr/lib/nvidia-cuda-toolkit/bin:/usr/bin:$ENV{PATH}")  # its ptxas (see below)
+endif()
 enable_language(CUDA)
-find_package(CUDAToolkit REQUIRED)
+# Static cudart: binaries need only the driver (carried builds run anywhere).
+# Looked up by hand: FindCUDAToolkit does not know Debian's split layout.
+find_library(FD_CUDART_STATIC NAMES cudart_static
+  HINTS ${CMAKE_CUDA_IMPLICIT_LINK_DIRECTORIES} NO_DEFAULT_PATH)
+if(NOT FD_CUDART_STATIC)
+  message(FATAL_ERROR "libcudart_static.a not found next to ${CMAKE_CUDA_COMPILER} (looked in ${CMAKE_CUDA_IMPLICIT_LINK_DIRECTORIES})")
+endif()
+add_library(fd_cudart INTERFACE)
+target_link_libraries(fd_cudart INTERFACE ${FD_CUDART_STATIC} dl rt Threads::Threads)
+# Debian's CUDA 11.8 keeps its tools and headers in /usr/bin and /usr/include.
+# Another toolkit's ptxas on PATH or headers in /usr/local/include (searched
+# before /usr/include) would shadow them: pin PATH for every nvcc run, and put
+# a folder of links to the /usr/include copies of the clashing headers first.
+set(FD_CUDA_SHADOW_INCLUDE "")
+if(CMAKE_CUDA_COMPILER MATCHES "^/usr/lib/nvidia-cuda-toolkit/")
+  set(CMAKE_CUDA_COMPILER_LAUNCHER ${CMAKE_COMMAND} -E env "PATH=/usr/lib/nvidia-cuda-toolkit/bin:/usr/bin:/bin" ${CCACHE_PROGRAM})
+  set(FD_CUDA_SHADOW_INCLUDE ${CMAKE_BINARY_DIR}/cuda-debian-include)
+  file(MAKE_DIRECTORY ${FD_CUDA_SHADOW_INCLUDE})
+  file(GLOB _local RELATIVE /usr/local/include /usr/local/include/*)
+  foreach(h IN LISTS _local)
+    if(EXISTS /usr/include/${h} AND NOT EXISTS ${FD_CUDA_SHADOW_INCLUDE}/${h})
+      file(CREATE_LINK /usr/include/${h} ${FD_CUDA_SHADOW_INCLUDE}/${h} SYMBOLIC)
+    endif()
+  endforeach()
+endif()
 
 set(FD_WITH_CUDA ON)
 set(FD_WITH_CUDA_01 1)
@@ -91,4 +118,7 @@ function(fd_cuda_target_setup target)
   set_target_properties(${target} PROPERTIES CUDA_STANDARD 17 CUDA_STANDARD_REQUIRED ON)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -lineinfo -Xcompiler=-fPIC>)
+  if(FD_CUDA_SHADOW_INCLUDE)
+    target_include_directories(${target} BEFORE PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${FD_CUDA_SHADOW_INCLUDE}>)
+  endif()
 endfunction()

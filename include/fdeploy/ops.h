@@ -10,6 +10,12 @@
 #include <stdint.h>
 #include "fdeploy/context.h"
 #include "fdeploy/tensor.h"
+#include "fdeploy/ops_postprocess.h"
+#include "fdeploy/ops_layers.h"
+#include "fdeploy/ops_speculate.h"
+#include "fdeploy/ops_moe.h"
+#include "fdeploy/ops_sampling.h"
+#include "fdeploy/ops_ffn.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -122,7 +122,7 @@ fd_status fd_platform_open(fd_platform **out) {
         n = fd__cuda_device_count(note, sizeof note);
 #endif
     }
-    fd_platform *p;
+    fd_platform *p = NULL;
     FD_TRY(platform_alloc(n, &p));
     p->build = b;
     snprintf(p->note, sizeof p->note, "%s", note);
@@ -138,7 +138,7 @@ fd_status fd_platform_open_simulated(const fd_build_info *build,
                                      fd_platform **out) {
     if (!build || n_devices < 0 || (n_devices > 0 && !devices))
         return fd__error(FD_ERR_INVALID_ARG, "platform: simulated build/devices missing");
-    fd_platform *p;
+    fd_platform *p = NULL;
     FD_TRY(platform_alloc(n_devices, &p));
     p->build = *build;
     for (int i = 0; i < n_devices; i++) {
