@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what fdeploy needs to build for an arch list, from Debian's packages:
+#   scripts/setup.sh            CPU-only build tools
+#   scripts/setup.sh "[70]"     + CUDA 11.8 (Debian non-free nvidia-cuda-toolkit) and clang-14
+#   scripts/setup.sh "[80,90]"  + a CUDA toolkit (the nvcc on PATH, else Debian's 11.8)
+# Idempotent: installs only what is missing. Needs root (or sudo) when it installs.
+set -euo pipefail
+
+archs="${1:-}"
+archs="${archs//[\[\] ]/}"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+missing=()
+need_pkg() {  # need_pkg <package> : queue it unless installed
+    dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1")
+}
+for p in cmake ninja-build ccache pkg-config gcc libjansson-dev; do need_pkg "$p"; done
+
+has_70=0
+case ",$archs," in *,70,*) has_70=1 ;; esac
+debian_nvcc=/usr/lib/nvidia-cuda-toolkit/bin/nvcc
+if [ -n "$archs" ]; then
+    need_pkg clang-14
+    if [ "$has_70" = 1 ] || ! command -v nvcc >/dev/null 2>&1; then
+        if [ ! -x "$debian_nvcc" ]; then
+            # nvidia-cuda-toolkit lives in Debian's non-free component.
+            src=/etc/apt/sources.list.d/fdeploy-nonfree.sources
+            if ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+                echo "setup: enabling Debian's contrib non-free components ($src)"
+                codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+                $SUDO tee "$src" >/dev/null <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: $codename $codename-updates
+Components: contrib non-free
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+            fi
+            missing+=(nvidia-cuda-toolkit)
+        fi
+    fi
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: ready for build ${archs:+[$archs]}${archs:-CPU-only}"
