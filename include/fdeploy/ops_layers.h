@@ -11,6 +11,46 @@
 extern "C" {
 #endif
 
+// ---- rotary position embedding
+
+// Fills a rotary cos/sin table for fd_fused_rotary_position_encoding:
+//   cos_sin_cache [max_position, rot_dim] f32/f16/bf16 in ctx's memory, rot_dim even;
+//   row p = cos(p*f_i) at column i, sin(p*f_i) at column rot_dim/2 + i, for
+//   i < rot_dim/2, f_i = base^(-2i/rot_dim) (Llama/Qwen: base 10000 or 1e6).
+// Computed in double on the host and uploaded: call it once at load time.
+// base must be > 0 and finite.
+fd_status fd_rotary_cos_sin_cache_init(fd_ctx *ctx, fd_tensor *cos_sin_cache, double base);
+
+// Rotates query and key in place by the angle of each token's position
+// (FastDeploy's fused_rotary_position_encoding; vLLM's rotary_embedding).
+//   query [N, Hq, head_size] or [N, Hq*head_size] f32/f16/bf16;
+//   key   [N, Hk, head_size] or [N, Hk*head_size], query's dtype; NULL = query
+//         only. Hk may differ from Hq (GQA/MQA);
+//   position_ids [N] i32, each in [0, max_position);
+//   cos_sin_cache [max_position, rot_dim], f32 or query's dtype (see
+//         fd_rotary_cos_sin_cache_init); rot_dim even, 2 <= rot_dim <= head_size.
+// is_neox != 0: half-split pairs (h[i], h[rot_dim/2 + i]) (Llama, Qwen);
+// is_neox == 0: interleaved pairs (h[2i], h[2i+1]) (GPT-J). Each pair
+// (x, y) becomes (x*cos - y*sin, y*cos + x*sin), computed in f32; columns from
+// rot_dim on are left as they are (partial rotary).
+// Errors: N > 65536 (FastDeploy's limit: split the batch), a position outside
+// [0, max_position) (on CUDA, reported by fd_ctx_sync; that token is left as
+// it was), shapes/dtypes that do not match, key overlapping query.
+fd_status fd_fused_rotary_position_encoding(fd_ctx *ctx, fd_tensor *query, fd_tensor *key,
+                                            const fd_tensor *position_ids,
+                                            const fd_tensor *cos_sin_cache, int head_size,
+                                            int is_neox);
+
+// ---- activations
+
+// GELU, tanh approximation (Gemma-style MLPs):
+//   out = 0.5*x*(1 + tanh(0.7978845608*(x + 0.044715*x^3))), computed in f32.
+//   input any shape f32/f16/bf16; out the same shape and dtype; out may be
+//   input itself (in place) but may not partly overlap it.
+// On SM75+ the CUDA kernel uses the hardware tanh.approx.f32 (|error| <=
+// 2.5e-4*|x| beyond f32 rounding); below SM75 and on the CPU, accurate tanhf.
+fd_status fd_gelu_tanh(fd_ctx *ctx, const fd_tensor *input, fd_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

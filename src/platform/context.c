@@ -113,6 +113,7 @@ static const char *kerr_text(int kind) {
     switch (kind) {
     case FD_KERR_INDEX: return "an index or token id is out of range";
     case FD_KERR_LENGTH: return "lengths do not add up";
+    case FD_KERR_VALUE: return "a row holds values the op cannot use";
     default: return "invalid input";
     }
 }

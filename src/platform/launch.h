@@ -15,6 +15,7 @@ enum {
     FD_KERR_NONE = 0,
     FD_KERR_INDEX = 1,      // an index/id outside its range: value a, slot b
     FD_KERR_LENGTH = 2,     // a length that does not add up: value a, expected b
+    FD_KERR_VALUE = 3,      // data the op cannot use (e.g. a row with no positive probability): a, b
 };
 
 // Device status word: {op id + 1, kind, a, b}; first error wins.
