@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Private: CUDA launchers (C linkage) of the ffn ops, called by src/ops/<op>.c
-// and defined in src/ops/cuda/<stem>.cu.
+// and defined in src/ops/cuda/<stem>.cu, plus the shared C reference GEMM.
 #ifndef FD_OPS_FFN_LAUNCH_H
 #define FD_OPS_FFN_LAUNCH_H
 
@@ -9,6 +9,38 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+// One GEMM: c[M, N] = a[M, K] * w[N, K]^T (* scale[n] when w is int8).
+typedef struct fd__matmul_args {
+    const void *a;         // [m, k] of dtype
+    const void *w;         // [n, k] of dtype, or int8 when scale != NULL
+    const float *scale;    // [n] per output channel, NULL for float weights
+    void *c;               // [m, n] of dtype
+    int64_t m, n, k;
+    fd_dtype dtype;        // activations and output
+} fd__matmul_args;
+
+// The C reference (src/ops/matmul.c): f32 accumulation, one rounding at the end.
+fd_status fd__ref_matmul(const char *op, const fd__matmul_args *a);
+
+// Host element access for the float dtypes (f32/f16/bf16), used by the references
+// and self-checks of this group; fd__ffn_host_fill converts n floats into dtype dt.
+float fd__ffn_get(fd_dtype dt, const void *p, int64_t i);
+void fd__ffn_set(fd_dtype dt, void *p, int64_t i, float v);
+void fd__ffn_host_fill(fd_dtype dt, void *dst, const float *src, int64_t n);
+
+// Validates a matmul's tensors (shared by matmul and matmul_wint8) and fills *out.
+fd_status fd__matmul_prepare(const char *op, const fd_tensor *a, const fd_tensor *w,
+                             const fd_tensor *scale, const fd_tensor *c,
+                             fd__matmul_args *out);
+
+fd_status fd__cuda_matmul_sm70(const fd__launch *l, const fd__matmul_args *a);
+fd_status fd__cuda_matmul_sm80(const fd__launch *l, const fd__matmul_args *a);
+fd_status fd__cuda_matmul_wint8(const fd__launch *l, const fd__matmul_args *a);
+fd_status fd__cuda_matmul_wint8_sm80(const fd__launch *l, const fd__matmul_args *a);
+
+fd_status fd__cuda_silu_and_mul(const fd__launch *l, const void *x, void *out, int64_t m,
+                                int64_t inter, fd_dtype dtype);
 
 #ifdef __cplusplus
 }
