@@ -13,3 +13,6 @@ name=cpu
 [ -n "$archs" ] && { a="${archs//[\[\] ]/}"; name="sm${a//,/-}"; }
 build/$name/bin/fdeploy info
 build/$name/bin/fdeploy selftest
+echo
+echo "$ fdeploy run -p \"What is the capital of France? Answer in one sentence.\""
+build/$name/bin/fdeploy run -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0

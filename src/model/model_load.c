@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: Apache-2.0
+// Loading a GGUF model: hyperparameters from metadata, weight tensors by name,
+// each checked for the shape the architecture needs. Weights stay in the
+// mapping (zero copy); nothing is dequantized at load.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "model/model_internal.h"
+#include "model/tokenizer_gguf.h"
+
+static int meta_int(const fd_gguf *g, const char *arch, const char *key, int64_t *v) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", arch, key);
+    return fd_gguf_get_int(g, full, v);
+}
+
+static fd_status need_int(const fd_gguf *g, const char *path, const char *arch, const char *key,
+                          int *out) {
+    int64_t v;
+    if (!meta_int(g, arch, key, &v) || v <= 0 || v > (1 << 24))
+        return fd__error(FD_ERR_FORMAT, "%s: metadata %s.%s is missing or out of range", path, arch, key);
+    *out = (int)v;
+    return FD_OK;
+}
+
+static fd_status read_hparams(fd_model *m, const char *path) {
+    fd_model_info *h = &m->info;
+    const char *s;
+    size_t len;
+    if (!fd_gguf_get_str(m->gguf, "general.architecture", &s, &len) || len >= sizeof h->arch)
+        return fd__error(FD_ERR_FORMAT, "%s: no general.architecture in the metadata", path);
+    memcpy(h->arch, s, len);
+    if (strcmp(h->arch, "llama") && strcmp(h->arch, "qwen2") && strcmp(h->arch, "qwen3"))
+        return fd__error(FD_ERR_FORMAT, "%s: architecture '%s' is not supported (llama, qwen2, qwen3 are)",
+                         path, h->arch);
+    if (fd_gguf_get_str(m->gguf, "general.name", &s, &len))
+        snprintf(h->name, sizeof h->name, "%.*s", (int)len, s);
+    FD_TRY(need_int(m->gguf, path, h->arch, "block_count", &h->n_layer));
+    FD_TRY(need_int(m->gguf, path, h->arch, "embedding_length", &h->n_embd));
+    FD_TRY(need_int(m->gguf, path, h->arch, "feed_forward_length", &h->n_ff));
+    FD_TRY(need_int(m->gguf, path, h->arch, "attention.head_count", &h->n_head));
+    h->n_head_kv = h->n_head;
+    int64_t v;
+    if (meta_int(m->gguf, h->arch, "attention.head_count_kv", &v)) h->n_head_kv = (int)v;
+    h->head_dim = h->n_embd / h->n_head;
+    if (meta_int(m->gguf, h->arch, "attention.key_length", &v)) h->head_dim = (int)v;
+    h->n_ctx_train = 4096;
+    if (meta_int(m->gguf, h->arch, "context_length", &v)) h->n_ctx_train = (int)v;
+    char key[128];
+    double f = 10000.0;
+    snprintf(key, sizeof key, "%s.rope.freq_base", h->arch);
+    fd_gguf_get_float(m->gguf, key, &f);
+    h->rope_base = f;
+    f = 1e-6;
+    snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", h->arch);
+    fd_gguf_get_float(m->gguf, key, &f);
+    h->norm_eps = (float)f;
+    // llama.cpp's converter permutes Llama's q/k rows to interleaved pairs; Qwen keeps NeoX.
+    h->rope_neox = strcmp(h->arch, "llama") != 0;
+    if (h->n_head_kv <= 0 || h->n_head % h->n_head_kv || h->head_dim <= 0 || h->head_dim % 2)
+        return fd__error(FD_ERR_FORMAT, "%s: bad head counts (%d q heads, %d kv heads, head dim %d)",
+                         path, h->n_head, h->n_head_kv, h->head_dim);
+    return FD_OK;
+}
+
+// Finds a tensor and checks its shape (ggml order: ne0 = row length).
+static fd_status get_w(fd_model *m, const char *path, const char *name, int64_t ne0, int64_t ne1,
+                       int optional, fd_weight *w) {
+    const fd_gguf_tensor *t = fd_gguf_find_tensor(m->gguf, name);
+    memset(w, 0, sizeof *w);
+    if (!t) {
+        if (optional) return FD_OK;
+        return fd__error(FD_ERR_FORMAT, "%s: tensor %s is missing", path, name);
+    }
+    int64_t want1 = ne1 ? ne1 : 1;
+    if (t->ne[0] != ne0 || t->ne[1] != want1 || t->ne[2] != 1)
+        return fd__error(FD_ERR_FORMAT, "%s: tensor %s has shape [%lld, %lld, %lld], expected [%lld, %lld]",
+                         path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                         (long long)ne0, (long long)want1);
+    w->type = t->type;
+    w->data = t->data;
+    w->ne0 = t->ne[0];
+    w->ne1 = t->ne[1];
+    m->info.n_params += t->ne[0] * t->ne[1];
+    m->info.weight_bytes += t->bytes;
+    return FD_OK;
+}
+
+static fd_status load_layer(fd_model *m, const char *path, int i) {
+    const fd_model_info *h = &m->info;
+    fd_layer *L = &m->layers[i];
+    int64_t q = (int64_t)h->n_head * h->head_dim, kv = (int64_t)h->n_head_kv * h->head_dim;
+    char n[96];
+#define W(suffix, a, b, opt, dst)                                                 \
+    snprintf(n, sizeof n, "blk.%d.%s", i, suffix);                                \
+    FD_TRY(get_w(m, path, n, a, b, opt, dst));
+    W("attn_norm.weight", h->n_embd, 0, 0, &L->attn_norm);
+    W("attn_q.weight", h->n_embd, q, 0, &L->wq);
+    W("attn_k.weight", h->n_embd, kv, 0, &L->wk);
+    W("attn_v.weight", h->n_embd, kv, 0, &L->wv);
+    W("attn_output.weight", q, h->n_embd, 0, &L->wo);
+    W("attn_q.bias", q, 0, 1, &L->bq);
+    W("attn_k.bias", kv, 0, 1, &L->bk);
+    W("attn_v.bias", kv, 0, 1, &L->bv);
+    W("attn_q_norm.weight", h->head_dim, 0, 1, &L->q_norm);
+    W("attn_k_norm.weight", h->head_dim, 0, 1, &L->k_norm);
+    W("ffn_norm.weight", h->n_embd, 0, 0, &L->ffn_norm);
+    W("ffn_gate.weight", h->n_embd, h->n_ff, 0, &L->w_gate);
+    W("ffn_up.weight", h->n_embd, h->n_ff, 0, &L->w_up);
+    W("ffn_down.weight", h->n_ff, h->n_embd, 0, &L->w_down);
+#undef W
+    const fd_weight *f32s[] = {&L->attn_norm, &L->ffn_norm, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm};
+    for (size_t k = 0; k < sizeof f32s / sizeof f32s[0]; k++)
+        if (f32s[k]->data && f32s[k]->type != FD_GGML_F32)
+            return fd__error(FD_ERR_FORMAT, "%s: layer %d norm/bias tensors must be F32, got %s", path, i,
+                             fd_ggml_type_name(f32s[k]->type));
+    return FD_OK;
+}
+
+static void pick_quant_name(fd_model *m) {
+    size_t best = 0;
+    fd_ggml_type bt = FD_GGML_F32;
+    size_t by_type[32] = {0};
+    for (int64_t i = 0; i < fd_gguf_n_tensors(m->gguf); i++) {
+        const fd_gguf_tensor *t = fd_gguf_tensor_at(m->gguf, i);
+        if ((unsigned)t->type < 32 && (by_type[t->type] += t->bytes) > best) {
+            best = by_type[t->type];
+            bt = t->type;
+        }
+    }
+    snprintf(m->info.quant, sizeof m->info.quant, "%s", fd_ggml_type_name(bt));
+}
+
+static void progress(int on, int done, int total) {
+    if (!on) return;
+    int w = 30, fill = total ? done * w / total : w;
+    fprintf(stderr, "\rloading [%.*s%*s] %d/%d layers", fill, "==============================", w - fill, "",
+            done, total);
+    if (done == total) fputc('\n', stderr);
+}
+
+static fd_status load_weights(fd_model *m, const char *path, int show) {
+    const fd_model_info *h = &m->info;
+    const fd_gguf_tensor *te = fd_gguf_find_tensor(m->gguf, "token_embd.weight");
+    if (!te || te->ne[1] <= 0 || te->ne[1] > (1 << 24))
+        return fd__error(FD_ERR_FORMAT, "%s: tensor token_embd.weight is missing or malformed", path);
+    m->info.n_vocab = (int)te->ne[1];
+    FD_TRY(get_w(m, path, "token_embd.weight", h->n_embd, m->info.n_vocab, 0, &m->tok_embd));
+    FD_TRY(get_w(m, path, "output_norm.weight", h->n_embd, 0, 0, &m->out_norm));
+    FD_TRY(get_w(m, path, "output.weight", h->n_embd, m->info.n_vocab, 1, &m->output));
+    if (!m->output.data) m->output = m->tok_embd;  // tied embeddings
+    m->layers = calloc((size_t)h->n_layer, sizeof *m->layers);
+    if (!m->layers) return fd__error(FD_ERR_OOM, "%s: out of memory", path);
+    for (int i = 0; i < h->n_layer; i++) {
+        FD_TRY(load_layer(m, path, i));
+        progress(show, i + 1, h->n_layer);
+    }
+    return FD_OK;
+}
+
+static fd_status copy_chat_template(fd_model *m) {
+    const char *s;
+    size_t len = 0;
+    if (!fd_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, &len)) s = "";
+    if (!(m->chat_template = malloc(len + 1))) return fd__error(FD_ERR_OOM, "out of memory");
+    memcpy(m->chat_template, s, len);
+    m->chat_template[len] = '\0';
+    return FD_OK;
+}
+
+fd_status fd_model_load(const char *path, const fd_model_params *params, fd_model **out) {
+    if (!path || !out) return fd__error(FD_ERR_INVALID_ARG, "fd_model_load: path and out are required");
+    fd_model_params def = {0, 0};
+    if (!params) params = &def;
+    fd_model *m = calloc(1, sizeof *m);
+    if (!m) return fd__error(FD_ERR_OOM, "fd_model_load: out of memory");
+    fd_status s = fd_gguf_open(path, &m->gguf);
+    if (s == FD_OK) s = read_hparams(m, path);
+    if (s == FD_OK) s = load_weights(m, path, params->progress && isatty(2));
+    if (s == FD_OK) s = fd__threadpool_create(params->n_threads, &m->pool);
+    if (s == FD_OK) s = fd__tokenizer_from_gguf(m->gguf, &m->tok);
+    if (s == FD_OK) s = copy_chat_template(m);
+    if (s != FD_OK) {
+        fd_model_free(m);
+        return s;
+    }
+    pick_quant_name(m);
+    m->avx2 = getenv("FDEPLOY_NO_SIMD") ? 0 : fd__quant_has_avx2();
+    *out = m;
+    return FD_OK;
+}
+
+void fd_model_free(fd_model *m) {
+    if (!m) return;
+    fd_tokenizer_free(m->tok);
+    free(m->chat_template);
+    fd__threadpool_free(m->pool);
+    free(m->layers);
+    fd_gguf_close(m->gguf);
+    free(m);
+}
+
+const fd_model_info *fd_model_get_info(const fd_model *m) { return &m->info; }
+const struct fd_gguf *fd_model_gguf(const fd_model *m) { return m->gguf; }
+const struct fd_tokenizer *fd_model_tokenizer(const fd_model *m) { return m->tok; }
+const char *fd_model_chat_template(const fd_model *m) { return m->chat_template; }
+
+void fd_model_summary(const fd_model *m, int n_ctx, char *buf, size_t n) {
+    const fd_model_info *h = &m->info;
+    double kv = 2.0 * h->n_layer * n_ctx * h->n_head_kv * h->head_dim * 4 / 1048576.0;
+    snprintf(buf, n, "%s (%s), %.0fM params, %s, %.1f MiB weights, KV cache %.1f MiB for %d tokens, "
+             "backend CPU (%d threads, %s)",
+             h->name[0] ? h->name : "model", h->arch, h->n_params / 1e6, h->quant,
+             h->weight_bytes / 1048576.0, kv, n_ctx, fd__threadpool_size(m->pool), m->avx2 ? "AVX2" : "scalar");
+}

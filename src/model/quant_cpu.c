@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dequantization of ggml block formats (F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K,
+// Q6_K; layouts from ggml's docs) and f32 dot products for the CPU backend.
+// Roofline: decode reads each weight once, so it is memory bound: a row is
+// dequantized into L1 and reused for every token of the batch.
+#include <string.h>
+
+#include "core/internal.h"
+#include "model/quant.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FD_SIMD_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define FD_SIMD_CLONES
+#endif
+
+static float h2f(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return fd_f16_to_f32(h);
+}
+
+size_t fd__row_bytes(fd_ggml_type t, int64_t n) {
+    int be = fd_ggml_block_elems(t);
+    return be ? (size_t)(n / be) * fd_ggml_block_bytes(t) : 0;
+}
+
+static void dq_q4_0(const uint8_t *b, float *y) {
+    float d = h2f(b);
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)((b[2 + j] & 0xf) - 8);
+        y[j + 16] = d * (float)((b[2 + j] >> 4) - 8);
+    }
+}
+
+static void dq_q4_1(const uint8_t *b, float *y) {
+    float d = h2f(b), m = h2f(b + 2);
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)(b[4 + j] & 0xf) + m;
+        y[j + 16] = d * (float)(b[4 + j] >> 4) + m;
+    }
+}
+
+static void dq_q8_0(const uint8_t *b, float *y) {
+    float d = h2f(b);
+    const int8_t *q = (const int8_t *)(b + 2);
+    for (int j = 0; j < 32; j++) y[j] = d * (float)q[j];
+}
+
+// 6-bit scale and min of sub-block j of a Q4_K super-block.
+static void k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+static void dq_q4_k(const uint8_t *b, float *y) {
+    float d = h2f(b), dmin = h2f(b + 2);
+    const uint8_t *scales = b + 4, *q = b + 16;
+    for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
+        int sc, m;
+        k4_scale_min(is, scales, &sc, &m);
+        float d1 = d * (float)sc, m1 = dmin * (float)m;
+        k4_scale_min(is + 1, scales, &sc, &m);
+        float d2 = d * (float)sc, m2 = dmin * (float)m;
+        for (int l = 0; l < 32; l++) y[j + l] = d1 * (float)(q[l] & 0xf) - m1;
+        for (int l = 0; l < 32; l++) y[j + 32 + l] = d2 * (float)(q[l] >> 4) - m2;
+    }
+}
+
+static void dq_q6_k(const uint8_t *b, float *y) {
+    const uint8_t *ql = b, *qh = b + 128;
+    const int8_t *sc = (const int8_t *)(b + 192);
+    float d = h2f(b + 208);
+    for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8) {
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = ((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[n + l] = d * (float)sc[is] * (float)q1;
+            y[n + l + 32] = d * (float)sc[is + 2] * (float)q2;
+            y[n + l + 64] = d * (float)sc[is + 4] * (float)q3;
+            y[n + l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+    }
+}
+
+FD_SIMD_CLONES
+void fd__dequant_row(fd_ggml_type t, const void *row, float *y, int64_t n) {
+    const uint8_t *b = row;
+    switch (t) {
+    case FD_GGML_F32: memcpy(y, row, (size_t)n * 4); return;
+    case FD_GGML_F16: for (int64_t i = 0; i < n; i++) y[i] = h2f(b + 2 * i); return;
+    case FD_GGML_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, b + 2 * i, 2);
+            y[i] = fd_bf16_to_f32(h);
+        }
+        return;
+    case FD_GGML_Q4_0: for (int64_t i = 0; i < n; i += 32, b += 18) dq_q4_0(b, y + i); return;
+    case FD_GGML_Q4_1: for (int64_t i = 0; i < n; i += 32, b += 20) dq_q4_1(b, y + i); return;
+    case FD_GGML_Q8_0: for (int64_t i = 0; i < n; i += 32, b += 34) dq_q8_0(b, y + i); return;
+    case FD_GGML_Q4_K: for (int64_t i = 0; i < n; i += 256, b += 144) dq_q4_k(b, y + i); return;
+    case FD_GGML_Q6_K: for (int64_t i = 0; i < n; i += 256, b += 210) dq_q6_k(b, y + i); return;
+    default: FD_ASSERT(!"type validated at load");
+    }
+}
+
+// 16 independent partial sums: vectorizes without -ffast-math.
+FD_SIMD_CLONES
+float fd__dot_f32(const float *a, const float *b, int64_t n) {
+    float acc[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
+    float s = 0;
+    for (; i < n; i++) s += a[i] * b[i];
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+// Few tokens: fused quantized dots (no dequantized row); many: dequantize
+// each row once into L1 and reuse it for every token.
+void fd__matmul_rows(fd_ggml_type t, const void *w, int64_t k, const float *x, int n_tok,
+                     float *y, int64_t ldy, int64_t r0, int64_t r1, float *scratch, int avx2) {
+    size_t rb = fd__row_bytes(t, k);
+    float v;
+    if (avx2 && fd__dot_quant_avx2(t, w, x, 0, &v)) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int tk = 0; tk < n_tok; tk++)
+                fd__dot_quant_avx2(t, (const uint8_t *)w + r * rb, x + tk * k, k, &y[tk * ldy + r]);
+        return;
+    }
+    for (int64_t r = r0; r < r1; r++) {
+        const float *wr = scratch;
+        if (t == FD_GGML_F32)
+            wr = (const float *)((const uint8_t *)w + r * rb);
+        else
+            fd__dequant_row(t, (const uint8_t *)w + r * rb, scratch, k);
+        for (int tk = 0; tk < n_tok; tk++) y[tk * ldy + r] = fd__dot_f32(wr, x + tk * k, k);
+    }
+}
