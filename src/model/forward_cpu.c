@@ -1,23 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 // The CPU forward pass of the Llama family (Llama, SmolLM, Qwen2 with q/k/v
-// bias, Qwen3 with per-head q/k RMSNorm) over one session's tokens, in chunks.
-// Matmuls are split by output rows over the thread pool; attention by head.
+// bias, Qwen3 with per-head q/k RMSNorm) over a ragged batch with a paged KV
+// pool. Matmuls are split by output rows over the thread pool (each weight
+// row is read once for all tokens of the batch); attention by (token, head).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "model/forward_cpu.h"
 #include "model/model_internal.h"
 
-#define FD_CPU_BATCH 64  // tokens per chunk of a prompt
-
-struct fd_session {
-    fd_model *m;
-    int n_ctx, pos;
-    int q_dim, kv_dim;
-    float *k_cache, *v_cache;   // [n_layer][n_ctx][kv_dim]
-    float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2, *scores;
-    float *logits_tmp;          // [n_vocab]
+struct fd__cpu_scratch {
+    int max_tokens, q_dim, kv_dim;
+    float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2;
+    int *tok_seq, *tok_pos;   // per token: its sequence, its position
 };
 
 // ---- matmul over the pool
@@ -57,178 +54,225 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
 }
 
-// Rotary on one head vector at position pos.
-static void rope(float *v, int head_dim, int pos, double base, int neox) {
+// Rotary on n_heads head vectors at position pos (angles computed once).
+static void rope_heads(float *v, int n_heads, int head_dim, int pos, double base, int neox) {
+    enum { MAX_HALF = 256 };
+    float c[MAX_HALF], s[MAX_HALF];
     int half = head_dim / 2;
-    for (int i = 0; i < half; i++) {
-        double freq = pow(base, -2.0 * i / head_dim), a = pos * freq;
-        float c = (float)cos(a), s = (float)sin(a);
-        int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
-        float x0 = v[i0], x1 = v[i1];
-        v[i0] = x0 * c - x1 * s;
-        v[i1] = x0 * s + x1 * c;
+    for (int i = 0; i < half && i < MAX_HALF; i++) {
+        double a = pos * pow(base, -2.0 * i / head_dim);
+        c[i] = (float)cos(a);
+        s[i] = (float)sin(a);
     }
+    for (int h = 0; h < n_heads; h++, v += head_dim)
+        for (int i = 0; i < half && i < MAX_HALF; i++) {
+            int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+            float x0 = v[i0], x1 = v[i1];
+            v[i0] = x0 * c[i] - x1 * s[i];
+            v[i1] = x0 * s[i] + x1 * c[i];
+        }
+}
+
+// ---- paged KV
+
+size_t fd__cpu_kv_block_bytes(const fd_model *m, int block_size) {
+    const fd_model_info *h = &m->info;
+    return 2 * (size_t)h->n_layer * block_size * h->n_head_kv * h->head_dim * sizeof(float);
+}
+
+fd_status fd__cpu_kv_alloc(const fd_model *m, int n_blocks, int block_size, fd__cpu_kv *kv) {
+    const fd_model_info *h = &m->info;
+    memset(kv, 0, sizeof *kv);
+    kv->n_blocks = n_blocks;
+    kv->block_size = block_size;
+    kv->kv_dim = h->n_head_kv * h->head_dim;
+    kv->n_layer = h->n_layer;
+    size_t n = (size_t)h->n_layer * n_blocks * block_size * kv->kv_dim;
+    kv->k = calloc(n, sizeof(float));
+    kv->v = calloc(n, sizeof(float));
+    if (!kv->k || !kv->v) {
+        fd__cpu_kv_release(kv);
+        return fd__error(FD_ERR_OOM, "KV cache: cannot allocate %d blocks (%.1f MiB)", n_blocks,
+                         2.0 * n * sizeof(float) / 1048576.0);
+    }
+    return FD_OK;
+}
+
+void fd__cpu_kv_release(fd__cpu_kv *kv) {
+    free(kv->k);
+    free(kv->v);
+    memset(kv, 0, sizeof *kv);
+}
+
+// Row of token position p of a sequence in layer l's K (or V) pool.
+static size_t kv_row(const fd__cpu_kv *kv, const int32_t *blocks, int l, int p) {
+    size_t blk = (size_t)blocks[p / kv->block_size];
+    return (((size_t)l * kv->n_blocks + blk) * kv->block_size + (size_t)(p % kv->block_size)) * kv->kv_dim;
 }
 
 // ---- attention
 
 typedef struct att_job {
-    fd_session *s;
-    int layer, n_tok, pos0;
+    fd_model *m;
+    fd__cpu_kv *kv;
+    fd__cpu_scratch *s;
+    const fd__cpu_batch *b;
+    int layer;
 } att_job;
+
+static void att_one(const att_job *j, int t, int head, float *sc) {
+    const fd_model_info *h = &j->m->info;
+    fd__cpu_scratch *s = j->s;
+    int hd = h->head_dim, kvh = head / (h->n_head / h->n_head_kv), seq = s->tok_seq[t];
+    int n_ctx = s->tok_pos[t] + 1;  // causal: up to and including itself
+    const int32_t *blocks = j->b->blocks[seq];
+    const float *q = s->q + (size_t)t * s->q_dim + head * hd;
+    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
+    for (int p = 0; p < n_ctx; p++) {
+        sc[p] = fd__dot_f32(q, j->kv->k + kv_row(j->kv, blocks, j->layer, p) + kvh * hd, hd) * scale;
+        if (sc[p] > mx) mx = sc[p];
+    }
+    for (int p = 0; p < n_ctx; p++) sum += sc[p] = expf(sc[p] - mx);
+    float *o = s->att_out + (size_t)t * s->q_dim + head * hd;
+    memset(o, 0, (size_t)hd * sizeof(float));
+    for (int p = 0; p < n_ctx; p++) {
+        const float *vr = j->kv->v + kv_row(j->kv, blocks, j->layer, p) + kvh * hd;
+        float w = sc[p] / sum;
+        for (int i = 0; i < hd; i++) o[i] += w * vr[i];
+    }
+}
 
 static void att_range(void *arg, int64_t b, int64_t e) {
     const att_job *j = arg;
-    fd_session *s = j->s;
-    const fd_model_info *h = &s->m->info;
-    int hd = h->head_dim, group = h->n_head / h->n_head_kv;
-    float scale = 1.0f / sqrtf((float)hd);
-    const float *kc = s->k_cache + (size_t)j->layer * s->n_ctx * s->kv_dim;
-    const float *vc = s->v_cache + (size_t)j->layer * s->n_ctx * s->kv_dim;
-    for (int64_t item = b; item < e; item++) {
-        int t = (int)(item / h->n_head), head = (int)(item % h->n_head), kvh = head / group;
-        int n_ctx = j->pos0 + t + 1;  // causal: up to and including itself
-        const float *q = s->q + (size_t)t * s->q_dim + head * hd;
-        float *sc = s->scores + (size_t)item * s->n_ctx, mx = -INFINITY, sum = 0;
-        for (int p = 0; p < n_ctx; p++) {
-            sc[p] = fd__dot_f32(q, kc + (size_t)p * s->kv_dim + kvh * hd, hd) * scale;
-            if (sc[p] > mx) mx = sc[p];
-        }
-        for (int p = 0; p < n_ctx; p++) sum += sc[p] = expf(sc[p] - mx);
-        float *o = s->att_out + (size_t)t * s->q_dim + head * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int p = 0; p < n_ctx; p++) {
-            const float *vr = vc + (size_t)p * s->kv_dim + kvh * hd;
-            float w = sc[p] / sum;
-            for (int i = 0; i < hd; i++) o[i] += w * vr[i];
-        }
+    int n_head = j->m->info.n_head, max_ctx = 0;
+    for (int64_t it = b; it < e; it++)
+        if (j->s->tok_pos[it / n_head] + 1 > max_ctx) max_ctx = j->s->tok_pos[it / n_head] + 1;
+    float *sc = malloc((size_t)(max_ctx ? max_ctx : 1) * sizeof(float));
+    if (!sc) FD_ASSERT(!"out of memory for attention scores");
+    for (int64_t it = b; it < e; it++) att_one(j, (int)(it / n_head), (int)(it % n_head), sc);
+    free(sc);
+}
+
+// ---- one layer over the batch's n tokens
+
+static void qk_prepare(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd__cpu_batch *b,
+                       int l, int n) {
+    const fd_model_info *h = &m->info;
+    const fd_layer *L = &m->layers[l];
+    int hd = h->head_dim;
+    for (int t = 0; t < n; t++) {
+        float *q = s->q + (size_t)t * s->q_dim, *k = s->k + (size_t)t * s->kv_dim;
+        for (int hh = 0; L->q_norm.data && hh < h->n_head; hh++)
+            rmsnorm(q + hh * hd, q + hh * hd, L->q_norm.data, hd, h->norm_eps);
+        for (int hh = 0; L->k_norm.data && hh < h->n_head_kv; hh++)
+            rmsnorm(k + hh * hd, k + hh * hd, L->k_norm.data, hd, h->norm_eps);
+        rope_heads(q, h->n_head, hd, s->tok_pos[t], h->rope_base, h->rope_neox);
+        rope_heads(k, h->n_head_kv, hd, s->tok_pos[t], h->rope_base, h->rope_neox);
+        size_t at = kv_row(kv, b->blocks[s->tok_seq[t]], l, s->tok_pos[t]);
+        memcpy(kv->k + at, k, (size_t)s->kv_dim * sizeof(float));
+        memcpy(kv->v + at, s->v + (size_t)t * s->kv_dim, (size_t)s->kv_dim * sizeof(float));
     }
 }
 
-// ---- one layer over a chunk of n tokens at positions pos0..
-
-static void layer_forward(fd_session *s, int l, int n, int pos0) {
-    fd_model *m = s->m;
+static void layer_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd__cpu_batch *b,
+                          int l, int n) {
     const fd_model_info *h = &m->info;
     const fd_layer *L = &m->layers[l];
-    int d = h->n_embd, hd = h->head_dim;
-    for (int t = 0; t < n; t++) rmsnorm(s->xb + t * d, s->x + t * d, L->attn_norm.data, d, h->norm_eps);
+    int d = h->n_embd;
+    for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->attn_norm.data, d, h->norm_eps);
     matmul(m, &L->wq, &L->bq, s->xb, n, s->q);
     matmul(m, &L->wk, &L->bk, s->xb, n, s->k);
     matmul(m, &L->wv, &L->bv, s->xb, n, s->v);
-    for (int t = 0; t < n; t++) {
-        for (int hh = 0; hh < h->n_head; hh++) {
-            float *q = s->q + (size_t)t * s->q_dim + hh * hd;
-            if (L->q_norm.data) rmsnorm(q, q, L->q_norm.data, hd, h->norm_eps);
-            rope(q, hd, pos0 + t, h->rope_base, h->rope_neox);
-        }
-        for (int hh = 0; hh < h->n_head_kv; hh++) {
-            float *k = s->k + (size_t)t * s->kv_dim + hh * hd;
-            if (L->k_norm.data) rmsnorm(k, k, L->k_norm.data, hd, h->norm_eps);
-            rope(k, hd, pos0 + t, h->rope_base, h->rope_neox);
-        }
-        size_t at = ((size_t)l * s->n_ctx + pos0 + t) * s->kv_dim;
-        memcpy(s->k_cache + at, s->k + (size_t)t * s->kv_dim, (size_t)s->kv_dim * 4);
-        memcpy(s->v_cache + at, s->v + (size_t)t * s->kv_dim, (size_t)s->kv_dim * 4);
-    }
-    att_job aj = {s, l, n, pos0};
+    qk_prepare(m, kv, s, b, l, n);
+    att_job aj = {m, kv, s, b, l};
     fd__parallel_for(m->pool, (int64_t)n * h->n_head, 1, att_range, &aj);
     matmul(m, &L->wo, NULL, s->att_out, n, s->xb);
-    for (int i = 0; i < n * d; i++) s->x[i] += s->xb[i];
-    for (int t = 0; t < n; t++) rmsnorm(s->xb + t * d, s->x + t * d, L->ffn_norm.data, d, h->norm_eps);
+    for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
+    for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->ffn_norm.data, d, h->norm_eps);
     matmul(m, &L->w_gate, NULL, s->xb, n, s->hb);
     matmul(m, &L->w_up, NULL, s->xb, n, s->hb2);
-    for (int i = 0; i < n * h->n_ff; i++) s->hb[i] = s->hb[i] / (1.0f + expf(-s->hb[i])) * s->hb2[i];
+    for (size_t i = 0; i < (size_t)n * h->n_ff; i++) s->hb[i] = s->hb[i] / (1.0f + expf(-s->hb[i])) * s->hb2[i];
     matmul(m, &L->w_down, NULL, s->hb, n, s->xb);
-    for (int i = 0; i < n * d; i++) s->x[i] += s->xb[i];
+    for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
 }
 
-static fd_status eval_chunk(fd_session *s, const int32_t *tokens, int n, float *logits, int all) {
-    fd_model *m = s->m;
+// Checks the batch and fills the per-token sequence/position tables.
+static fd_status plan(const fd_model *m, const fd__cpu_kv *kv, fd__cpu_scratch *s,
+                      const fd__cpu_batch *b, int *n_out) {
+    int n = 0;
+    for (int i = 0; i < b->n_seqs; i++) {
+        if (b->n_new[i] < 0 || b->n_past[i] < 0)
+            return fd__error(FD_ERR_INVALID_ARG, "forward: sequence %d has negative lengths", i);
+        if (n + b->n_new[i] > s->max_tokens)
+            return fd__error(FD_ERR_INVALID_ARG, "forward: batch exceeds %d tokens", s->max_tokens);
+        for (int j = 0; j < b->n_new[i]; j++, n++) {
+            int32_t tok = b->tokens[n];
+            int p = b->n_past[i] + j, blk = b->blocks[i][p / kv->block_size];
+            if (tok < 0 || tok >= m->info.n_vocab)
+                return fd__error(FD_ERR_INVALID_ARG, "forward: token %d outside the vocabulary (%d)", tok, m->info.n_vocab);
+            if (blk < 0 || blk >= kv->n_blocks)
+                return fd__error(FD_ERR_INVALID_ARG, "forward: sequence %d position %d maps to block %d of %d", i, p, blk, kv->n_blocks);
+            s->tok_seq[n] = i;
+            s->tok_pos[n] = p;
+        }
+    }
+    *n_out = n;
+    return FD_OK;
+}
+
+fd_status fd__cpu_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd__cpu_batch *b,
+                          float *logits) {
     const fd_model_info *h = &m->info;
-    int d = h->n_embd;
+    int n, d = h->n_embd;
+    FD_TRY(plan(m, kv, s, b, &n));
     size_t rb = fd__row_bytes(m->tok_embd.type, d);
     for (int t = 0; t < n; t++)
-        fd__dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)tokens[t] * rb,
+        fd__dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)b->tokens[t] * rb,
                         s->x + (size_t)t * d, d);
-    for (int l = 0; l < h->n_layer; l++) layer_forward(s, l, n, s->pos);
-    s->pos += n;
-    if (!logits) return FD_OK;
-    int first = all ? 0 : n - 1;
-    for (int t = first; t < n; t++) rmsnorm(s->xb + t * d, s->x + t * d, m->out_norm.data, d, h->norm_eps);
-    matmul(m, &m->output, NULL, s->xb + (size_t)first * d, n - first, logits);
-    return FD_OK;
-}
-
-fd_status fd_session_eval(fd_session *s, const int32_t *tokens, int n, float *logits, int all) {
-    const fd_model_info *h = &s->m->info;
-    if (n <= 0 || !tokens) return fd__error(FD_ERR_INVALID_ARG, "fd_session_eval: no tokens");
-    if (s->pos + n > s->n_ctx)
-        return fd__error(FD_ERR_INVALID_ARG, "fd_session_eval: %d tokens at position %d exceed the context of %d; "
-                         "start a longer session (n_ctx)", n, s->pos, s->n_ctx);
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= h->n_vocab)
-            return fd__error(FD_ERR_INVALID_ARG, "fd_session_eval: token %d at index %d is outside the vocabulary (%d)",
-                             tokens[i], i, h->n_vocab);
-    for (int done = 0; done < n;) {
-        int c = n - done < FD_CPU_BATCH ? n - done : FD_CPU_BATCH, last = done + c == n;
-        float *out = NULL;
-        if (all) out = logits + (size_t)done * h->n_vocab;
-        else if (last) out = logits;
-        FD_TRY(eval_chunk(s, tokens + done, c, out, all));
-        done += c;
+    for (int l = 0; l < h->n_layer; l++) layer_forward(m, kv, s, b, l, n);
+    int n_out = 0;
+    for (int i = 0, end = 0; i < b->n_seqs; i++) {
+        end += b->n_new[i];
+        if (!b->want_logits[i] || b->n_new[i] == 0) continue;
+        rmsnorm(s->xb + (size_t)n_out * d, s->x + (size_t)(end - 1) * d, m->out_norm.data, d, h->norm_eps);
+        n_out++;
     }
+    if (n_out) matmul(m, &m->output, NULL, s->xb, n_out, logits);
     return FD_OK;
 }
 
-fd_status fd_session_create(fd_model *m, int n_ctx, fd_session **out) {
+fd_status fd__cpu_scratch_create(const fd_model *m, int max_tokens, fd__cpu_scratch **out) {
     const fd_model_info *h = &m->info;
-    if (n_ctx <= 0 || n_ctx > h->n_ctx_train * 4)
-        return fd__error(FD_ERR_INVALID_ARG, "fd_session_create: n_ctx %d outside [1, %d]", n_ctx, h->n_ctx_train * 4);
-    fd_session *s = calloc(1, sizeof *s);
-    if (!s) return fd__error(FD_ERR_OOM, "fd_session_create: out of memory");
-    s->m = m;
-    s->n_ctx = n_ctx;
+    fd__cpu_scratch *s = calloc(1, sizeof *s);
+    if (!s) return fd__error(FD_ERR_OOM, "forward: out of memory");
+    size_t T = (size_t)max_tokens;
+    s->max_tokens = max_tokens;
     s->q_dim = h->n_head * h->head_dim;
     s->kv_dim = h->n_head_kv * h->head_dim;
-    size_t B = FD_CPU_BATCH, kv = (size_t)h->n_layer * n_ctx * s->kv_dim;
     int wide = h->n_embd > s->q_dim ? h->n_embd : s->q_dim;
-    s->k_cache = calloc(kv, 4);
-    s->v_cache = calloc(kv, 4);
-    s->x = calloc(B * h->n_embd, 4);
-    s->xb = calloc(B * wide, 4);
-    s->q = calloc(B * s->q_dim, 4);
-    s->k = calloc(B * s->kv_dim, 4);
-    s->v = calloc(B * s->kv_dim, 4);
-    s->att_out = calloc(B * s->q_dim, 4);
-    s->hb = calloc(B * h->n_ff, 4);
-    s->hb2 = calloc(B * h->n_ff, 4);
-    s->scores = calloc(B * h->n_head * (size_t)n_ctx, 4);
-    if (!s->k_cache || !s->v_cache || !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out ||
-        !s->hb || !s->hb2 || !s->scores) {
-        fd_session_free(s);
-        return fd__error(FD_ERR_OOM, "fd_session_create: out of memory for a %d-token context", n_ctx);
+    s->x = calloc(T * h->n_embd, 4);
+    s->xb = calloc(T * wide, 4);
+    s->q = calloc(T * s->q_dim, 4);
+    s->k = calloc(T * s->kv_dim, 4);
+    s->v = calloc(T * s->kv_dim, 4);
+    s->att_out = calloc(T * s->q_dim, 4);
+    s->hb = calloc(T * h->n_ff, 4);
+    s->hb2 = calloc(T * h->n_ff, 4);
+    s->tok_seq = calloc(T, sizeof(int));
+    s->tok_pos = calloc(T, sizeof(int));
+    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->tok_seq || !s->tok_pos) {
+        fd__cpu_scratch_free(s);
+        return fd__error(FD_ERR_OOM, "forward: out of memory for %d-token batches", max_tokens);
     }
     *out = s;
     return FD_OK;
 }
 
-void fd_session_free(fd_session *s) {
+void fd__cpu_scratch_free(fd__cpu_scratch *s) {
     if (!s) return;
-    free(s->k_cache); free(s->v_cache); free(s->x); free(s->xb); free(s->q); free(s->k);
-    free(s->v); free(s->att_out); free(s->hb); free(s->hb2); free(s->scores);
+    free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att_out);
+    free(s->hb); free(s->hb2); free(s->tok_seq); free(s->tok_pos);
     free(s);
 }
 
-int fd_session_pos(const fd_session *s) { return s->pos; }
-fd_model *fd_session_model(const fd_session *s) { return s->m; }
-size_t fd_session_kv_bytes(const fd_session *s) {
-    return 2 * (size_t)s->m->info.n_layer * s->n_ctx * s->kv_dim * sizeof(float);
-}
-
-fd_status fd_session_truncate(fd_session *s, int pos) {
-    if (pos < 0 || pos > s->pos)
-        return fd__error(FD_ERR_INVALID_ARG, "fd_session_truncate: position %d outside [0, %d]", pos, s->pos);
-    s->pos = pos;
-    return FD_OK;
-}
+int fd__cpu_scratch_max_tokens(const fd__cpu_scratch *s) { return s->max_tokens; }
