@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "fdeploy/chat.h"
+#include "engine_util.h"
+#include "fdeploy/engine.h"
 #include "fdeploy/generate.h"
 #include "fdeploy/model.h"
 #include "fdeploy/sampler.h"
@@ -17,7 +19,7 @@
 
 typedef struct run_opts {
     const char *model, *prompt, *system, *stops[MAX_STOPS];
-    int n_stops, max_tokens, n_ctx, n_threads, raw;
+    int n_stops, max_tokens, n_ctx, n_threads, raw, device;
     fd_sampling_params sp;
 } run_opts;
 
@@ -38,7 +40,8 @@ static void run_usage(void) {
             "  --temp T --top-k K --top-p P --min-p P --seed S\n"
             "  --repeat-penalty R --presence-penalty P --frequency-penalty F\n"
             "  --stop STR           stop string (repeatable, up to 8)\n"
-            "  -c N                 context size (2048); -t N threads (all CPUs)\n");
+            "  -c N                 context size (2048); -t N threads (all CPUs)\n"
+            "  --device cpu|N       run on the CPU (default) or CUDA device N\n");
 }
 
 const char *fd_cli_default_model(void) {
@@ -51,6 +54,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
     o->model = fd_cli_default_model();
     o->max_tokens = 256;
     o->n_ctx = 2048;
+    o->device = -1;
     fd_sampling_params_default(&o->sp);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -63,6 +67,9 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "-n")) o->max_tokens = atoi(v);
         else if (!strcmp(a, "-c")) o->n_ctx = atoi(v);
         else if (!strcmp(a, "-t")) o->n_threads = atoi(v);
+        else if (!strcmp(a, "--device")) {
+            if ((o->device = fd_cli_parse_device(v)) == -2) { fprintf(stderr, "fdeploy run: --device takes cpu or a GPU index\n"); return 0; }
+        }
         else if (!strcmp(a, "--temp")) o->sp.temperature = (float)atof(v);
         else if (!strcmp(a, "--top-k")) o->sp.top_k = atoi(v);
         else if (!strcmp(a, "--top-p")) o->sp.top_p = (float)atof(v);
@@ -102,6 +109,40 @@ static int print_text(const char *text, size_t len, void *user) {
     return 0;
 }
 
+// GPU: the request goes through the engine (the GPU backend lives there).
+static int run_on_engine(fd_model *m, const run_opts *o, const int32_t *ids, int n) {
+    fd_engine_params ep;
+    fd_engine_params_default(&ep);
+    ep.device = o->device;
+    ep.max_num_seqs = 1;
+    ep.max_model_len = o->n_ctx;
+    fd_engine *e;
+    if (fd_engine_create(m, &ep, &e) != FD_OK) {
+        fprintf(stderr, "fdeploy run: %s\n", fd_last_error());
+        return 1;
+    }
+    fd_request_params rp;
+    fd_request_params_default(&rp);
+    rp.sampling = o->sp;
+    rp.max_tokens = o->max_tokens < o->n_ctx - n ? o->max_tokens : o->n_ctx - n;
+    rp.stops = o->stops;
+    rp.n_stops = o->n_stops;
+    fd_cli_request q;
+    int rc = 0;
+    if (fd_cli_run_request(e, ids, n, &rp, 1, &q) != FD_OK) {
+        fprintf(stderr, "fdeploy run: %s\n", fd_last_error());
+        rc = 1;
+    } else {
+        double pp = q.t_first - q.t_submit, tg = q.t_last - q.t_first;
+        printf("\n");
+        fprintf(stderr, "fdeploy: prompt %d tokens in %.3f s (%.1f tok/s), generated %d tokens (%.1f tok/s), finish: %s%s%s\n",
+                n, pp, n / (pp > 0 ? pp : 1e-9), q.n_tokens, q.n_tokens > 1 ? (q.n_tokens - 1) / (tg > 0 ? tg : 1e-9) : 0.0,
+                q.reason, q.error[0] ? ": " : "", q.error);
+    }
+    fd_engine_free(e);
+    return rc;
+}
+
 int fd_cmd_run(int argc, char **argv) {
     run_opts o;
     if (!parse_run(argc, argv, &o)) return 2;
@@ -130,12 +171,16 @@ int fd_cmd_run(int argc, char **argv) {
     ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
     if (!ids || fd_tokenizer_encode(tok, prompt, strlen(prompt), FD_TOKENIZE_ADD_SPECIAL | FD_TOKENIZE_PARSE_SPECIAL,
                                     ids, n, &n) != FD_OK ||
-        fd_session_create(m, o.n_ctx, &s) != FD_OK) {
+        (o.device < 0 && fd_session_create(m, o.n_ctx, &s) != FD_OK)) {
         fprintf(stderr, "fdeploy run: %s\n", fd_last_error());
         goto done;
     }
     if (n >= o.n_ctx) {
         fprintf(stderr, "fdeploy run: the prompt has %d tokens, the context only %d (raise -c)\n", n, o.n_ctx);
+        goto done;
+    }
+    if (o.device >= 0) {
+        rc = run_on_engine(m, &o, ids, n);
         goto done;
     }
     fd_generate_params gp = {o.max_tokens, o.stops, o.n_stops, o.sp};

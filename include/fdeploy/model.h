@@ -33,10 +33,13 @@ typedef struct fd_model_params {
     int progress;             // draw a progress bar on stderr while loading
 } fd_model_params;
 
+// `path`: a GGUF file, or a Hugging Face model directory (config.json, *.safetensors,
+// tokenizer.json, tokenizer_config.json) or that directory's config.json.
 fd_status fd_model_load(const char *path, const fd_model_params *params, fd_model **out);
 void fd_model_free(fd_model *m);
 const fd_model_info *fd_model_get_info(const fd_model *m);
-// The GGUF file the model was loaded from (borrowed; metadata for tokenizers etc.).
+// The GGUF file the model was loaded from (borrowed; metadata for tokenizers etc.);
+// NULL for a model loaded from a Hugging Face directory.
 const struct fd_gguf *fd_model_gguf(const fd_model *m);
 // The model's tokenizer (borrowed; lives as long as the model).
 const struct fd_tokenizer *fd_model_tokenizer(const fd_model *m);

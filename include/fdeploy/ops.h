@@ -17,6 +17,7 @@
 #include "fdeploy/ops_sampling.h"
 #include "fdeploy/ops_ffn.h"
 #include "fdeploy/ops_attention.h"
+#include "fdeploy/ops_model.h"
 
 #ifdef __cplusplus
 extern "C" {

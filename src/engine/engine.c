@@ -36,9 +36,6 @@ void fd_request_params_default(fd_request_params *p) {
 
 static fd_status check_params(const fd_model *m, fd_engine_params *p) {
     const fd_model_info *h = fd_model_get_info(m);
-    if (p->device != -1)
-        return fd__error(FD_ERR_UNSUPPORTED_ARCH,
-                         "engine: the GPU engine backend is not built yet; use --device cpu");
     if (p->max_model_len <= 0) p->max_model_len = h->n_ctx_train < 4096 ? h->n_ctx_train : 4096;
     if (p->block_size < 16 || p->block_size > 128 || (p->block_size & (p->block_size - 1)))
         return fd__error(FD_ERR_INVALID_ARG, "engine: block size %d must be a power of two in [16, 128]", p->block_size);
@@ -50,7 +47,10 @@ static fd_status check_params(const fd_model *m, fd_engine_params *p) {
     if (p->max_model_len > h->n_ctx_train * 4)
         return fd__error(FD_ERR_INVALID_ARG, "engine: max_model_len %d exceeds 4x the model's context (%d)",
                          p->max_model_len, h->n_ctx_train);
-    if (!p->kv_cache_bytes) p->kv_cache_bytes = (size_t)1 << 30;
+    if (!p->kv_cache_bytes && p->device < 0) p->kv_cache_bytes = (size_t)1 << 30;
+    if (!(p->gpu_memory_utilization > 0 && p->gpu_memory_utilization <= 0.95))
+        return fd__error(FD_ERR_INVALID_ARG, "engine: gpu_memory_utilization %g outside (0, 0.95]",
+                         p->gpu_memory_utilization);
     return FD_OK;
 }
 
@@ -93,19 +93,40 @@ static fd_status alloc_buffers(fd_engine *e) {
     return FD_OK;
 }
 
+// GPU: the pool takes gpu_memory_utilization of the memory free after the
+// weights and the step's activations (or kv_cache_bytes when given).
+static fd_status open_device(fd_engine *e, size_t *pool_bytes) {
+    FD_TRY(fd_platform_open(&e->platform));
+    FD_TRY(fd_ctx_create(e->platform, e->p.device, &e->ctx));
+    const fd_device_info *d = fd_platform_device(e->platform, e->p.device);
+    size_t weights = fd__gpu_weight_bytes(e->m), slack = (size_t)512 << 20;
+    size_t free_b = d->free_bytes > weights + slack ? d->free_bytes - weights - slack : 0;
+    *pool_bytes = e->p.kv_cache_bytes ? e->p.kv_cache_bytes : (size_t)(free_b * e->p.gpu_memory_utilization);
+    fd__log(FD_LOG_INFO, "engine: device %d (%s), KV pool %.1f MiB", e->p.device, d->name, *pool_bytes / 1048576.0);
+    return FD_OK;
+}
+
 static fd_status engine_init(fd_engine *e) {
-    size_t block_bytes = fd__cpu_kv_block_bytes(e->m, e->p.block_size);
-    int n_blocks = (int)(e->p.kv_cache_bytes / block_bytes);
+    size_t pool = e->p.kv_cache_bytes;
+    if (e->p.device >= 0) FD_TRY(open_device(e, &pool));
+    size_t block_bytes = e->p.device >= 0 ? fd__gpu_kv_block_bytes(e->m, e->p.block_size)
+                                          : fd__cpu_kv_block_bytes(e->m, e->p.block_size);
+    int n_blocks = (int)(pool / block_bytes > 1000000 ? 1000000 : pool / block_bytes);
     int per_seq = (e->p.max_model_len + e->p.block_size - 1) / e->p.block_size;
     if (n_blocks < per_seq)
         return fd__error(FD_ERR_INVALID_ARG,
                          "engine: a KV cache of %zu bytes holds %d blocks of %d tokens, fewer than one "
                          "sequence of max_model_len %d needs (%d); raise --kv-cache-bytes to at least %zu or lower --max-model-len",
-                         e->p.kv_cache_bytes, n_blocks, e->p.block_size, e->p.max_model_len, per_seq,
+                         pool, n_blocks, e->p.block_size, e->p.max_model_len, per_seq,
                          (size_t)per_seq * block_bytes);
     FD_TRY(alloc_buffers(e));
-    FD_TRY(fd__cpu_kv_alloc(e->m, n_blocks, e->p.block_size, &e->kv));
-    FD_TRY(fd__cpu_scratch_create(e->m, e->p.max_num_batched_tokens, &e->scratch));
+    if (e->p.device >= 0) {
+        FD_TRY(fd__gpu_runner_create(e->m, e->ctx, n_blocks, e->p.block_size, e->p.max_num_batched_tokens,
+                                     e->p.max_num_seqs, e->p.max_model_len, &e->gpu));
+    } else {
+        FD_TRY(fd__cpu_kv_alloc(e->m, n_blocks, e->p.block_size, &e->kv));
+        FD_TRY(fd__cpu_scratch_create(e->m, e->p.max_num_batched_tokens, &e->scratch));
+    }
     FD_TRY(fd__kv_blocks_create(n_blocks, e->p.block_size, e->p.enable_prefix_caching, &e->kb));
     e->stats.kv_blocks_total = n_blocks;
     return FD_OK;
@@ -145,6 +166,9 @@ void fd_engine_free(fd_engine *e) {
         pthread_join(e->thread, NULL);
     }
     fd__kv_blocks_free(e->kb);
+    fd__gpu_runner_free(e->gpu);
+    fd_ctx_free(e->ctx);
+    fd_platform_free(e->platform);
     fd__cpu_scratch_free(e->scratch);
     fd__cpu_kv_release(&e->kv);
     free(e->inbox); free(e->aborts); free(e->waiting); free(e->running);

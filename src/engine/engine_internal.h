@@ -10,6 +10,7 @@
 #include "fdeploy/engine.h"
 #include "fdeploy/tokenizer.h"
 #include "model/forward_cpu.h"
+#include "model/forward_gpu.h"
 
 typedef struct fd__seq {
     uint64_t id;
@@ -36,8 +37,11 @@ struct fd_engine {
     const fd_tokenizer *tok;
     fd_engine_params p;
     int n_vocab;
-    fd__cpu_kv kv;
+    fd__cpu_kv kv;                 // CPU backend
     fd__cpu_scratch *scratch;
+    fd_platform *platform;         // GPU backend
+    fd_ctx *ctx;
+    fd__gpu_runner *gpu;
     fd__kv_blocks *kb;
     pthread_t thread;
     pthread_mutex_t mu;            // guards inbox, aborts, quit, stats

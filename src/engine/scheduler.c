@@ -279,7 +279,9 @@ int fd__engine_step(fd_engine *e) {
     update_stats(e);
     if (pl.n_seqs == 0) return 0;
     fd__cpu_batch b = {pl.n_seqs, e->b_tokens, e->b_npast, e->b_nnew, e->b_blocks, e->b_want};
-    if (fd__cpu_forward(e->m, &e->kv, e->scratch, &b, e->logits) != FD_OK) {
+    fd_status rc = e->gpu ? fd__gpu_forward(e->gpu, &b, e->logits)
+                          : fd__cpu_forward(e->m, &e->kv, e->scratch, &b, e->logits);
+    if (rc != FD_OK) {
         const char *msg = fd_last_error();
         for (int i = 0; i < pl.n_seqs; i++) fd__engine_finish(e, e->b_seqs[i], "error", msg);
         return 1;

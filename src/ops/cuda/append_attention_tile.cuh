@@ -13,6 +13,8 @@
 #define FD_OPS_CUDA_APPEND_ATTENTION_TILE_CUH
 
 #include <mma.h>
+#include <string.h>
+#include <type_traits>
 #include "ops/cuda/append_attention.cuh"
 
 // Tile shape: BM query rows x BN keys, WM x WN warps. Leading dims padded so
@@ -62,6 +64,23 @@ static __device__ void aa_load_q(const aa_params &p, uint16_t *sQ, int b, int kv
     }
 }
 
+// Stores NB register-staged chunks (batch it0 of aa_load_kv) into sK/sV.
+template <class C, int NB>
+static __device__ __forceinline__ void aa_stage_kv(uint16_t *sK, uint16_t *sV, const uint4 *reg,
+                                                   int it0) {
+    constexpr int CE = C::INT8 ? 16 : 8, CPK = C::HD / CE;
+#pragma unroll
+    for (int u = 0; u < NB; u++) {
+        int c = threadIdx.x + (it0 + u) * C::NT, isv = c >= C::BN * CPK;
+        int cc = isv ? c - C::BN * CPK : c;
+        uint16_t *dst = (isv ? sV : sK) + (cc / CPK) * C::LDQ + (cc % CPK) * CE;
+        if (C::INT8)
+            aa_store_i8x16<typename C::T>(dst, reg[u]);
+        else
+            *(uint4 *)dst = reg[u];
+    }
+}
+
 // Issues the loads of keys [kt, kt+BN) of K and V (zeros past kv_stop or for a
 // bad block). CP::on: the variant's async copy (cp.async, SM80) for a 16-bit
 // cache; else through registers, 8 chunks of 16 bytes in flight per thread.
@@ -70,7 +89,8 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
                                   int kt, int kv_stop) {
     const fd__attn_args &a = p.a;
     constexpr int CE = C::INT8 ? 16 : 8;               // elements per 16-byte chunk
-    constexpr int CPK = C::HD / CE, TOTAL = 2 * C::BN * CPK, BATCH = 8;
+    constexpr int CPK = C::HD / CE, TOTAL = 2 * C::BN * CPK;
+    constexpr int BATCH = C::INT8 ? 4 : 8;  // int8 chunks expand to 32 bytes of registers
     constexpr int ITER = TOTAL / C::NT, NB = ITER >= BATCH ? BATCH : ITER;
     constexpr bool ASYNC = CP::on && !C::INT8;
     static_assert(TOTAL % C::NT == 0 && ITER % NB == 0, "whole chunks per thread");
@@ -101,17 +121,7 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
                 reg[u] = src ? __ldg((const uint4 *)src) : make_uint4(0, 0, 0, 0);
             }
         }
-        if (ASYNC) continue;
-#pragma unroll
-        for (int u = 0; u < NB; u++) {
-            int c = threadIdx.x + (it0 + u) * C::NT, isv = c >= C::BN * CPK;
-            int cc = isv ? c - C::BN * CPK : c;
-            uint16_t *dst = (isv ? sV : sK) + (cc / CPK) * C::LDQ + (cc % CPK) * CE;
-            if (C::INT8)
-                aa_store_i8x16<typename C::T>(dst, reg[u]);
-            else
-                *(uint4 *)dst = reg[u];
-        }
+        if (!ASYNC) aa_stage_kv<C, NB>(sK, sV, reg, it0);
     }
     if (ASYNC) CP::wait_all();
 }
@@ -316,6 +326,76 @@ static __device__ void aa_attend_big(const aa_params &p) {
     const int rows = min(C::BM, p.a.seq_lens_this_time[lo] * p.group - row0);
     aa_attend<C, CP>(p, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
                         p.a.plan.splits_big == 1);
+}
+
+// ---- host side: KS is the variant's kernel set, with
+//   template <class C> static cudaError_t small(dim3, cudaStream_t, const aa_params &);
+//   template <class C> static cudaError_t big(dim3, cudaStream_t, const aa_params &);
+
+template <class KS, typename T, bool I8, int HD>
+static cudaError_t aa_tiles(const aa_params &p, cudaStream_t st) {
+    typedef aa_cfg<T, I8, HD, 16, 64, 1, 4> Small;
+    typedef typename std::conditional<HD == 256, aa_cfg<T, I8, HD, 32, 32, 2, 2>,
+                                      aa_cfg<T, I8, HD, 64, 64, 4, 1>>::type Big;
+    const fd__attn_args &a = p.a;
+    cudaError_t e = KS::template small<Small>(
+        dim3((unsigned)a.bsz, (unsigned)a.n_kv, (unsigned)a.plan.splits_small), st, p);
+    if (e != cudaSuccess || (a.max_q_len > 0 && a.max_q_len * p.group <= 16)) return e;
+    return KS::template big<Big>(
+        dim3((unsigned)a.plan.big_tiles_max, (unsigned)a.n_kv, (unsigned)a.plan.splits_big), st, p);
+}
+
+template <class KS, typename T, bool I8>
+static cudaError_t aa_tiles_hd(const aa_params &p, cudaStream_t st) {
+    switch (p.a.head_dim) {
+    case 64: return aa_tiles<KS, T, I8, 64>(p, st);
+    case 128: return aa_tiles<KS, T, I8, 128>(p, st);
+    default: return aa_tiles<KS, T, I8, 256>(p, st);
+    }
+}
+
+template <typename T>
+static void aa_merge(const aa_params &p, cudaStream_t st) {
+    unsigned grid = (unsigned)((p.a.token_num * p.a.n_q + 3) / 4);
+    switch (p.a.head_dim) {
+    case 64: aa_merge_kernel<T, 64><<<grid, 128, 0, st>>>(p); break;
+    case 128: aa_merge_kernel<T, 128><<<grid, 128, 0, st>>>(p); break;
+    default: aa_merge_kernel<T, 256><<<grid, 128, 0, st>>>(p); break;
+    }
+}
+
+// The whole op on l's stream; arguments validated by append_attention.c.
+template <class KS, typename T>
+static fd_status aa_launch(const fd__launch *l, const fd__attn_args *a, const char *name) {
+    aa_params p;
+    memset(&p, 0, sizeof p);
+    p.a = *a;
+    p.err = l->err;
+    p.op = l->op;
+    p.group = a->n_q / a->n_kv;
+    while ((1 << p.bs_shift) < a->block_size) p.bs_shift++;
+    char *ws = (char *)a->workspace;
+    p.seq_ok = (int *)ws;
+    p.big_start = p.seq_ok + a->bsz;
+    p.part_o = (float *)(ws + a->plan.meta_bytes);
+    int splits = a->plan.splits_small > a->plan.splits_big ? a->plan.splits_small : a->plan.splits_big;
+    p.part_lse = p.part_o + (size_t)splits * a->token_num * a->n_q * a->head_dim;
+    if (a->plan.big_tiles_max > 0x7fffffff || a->plan.splits_small > 65535 || a->n_kv > 65535)
+        return fd__error(FD_ERR_INVALID_ARG, "%s: launch too large", name);
+    if (((uintptr_t)a->key_cache | (uintptr_t)a->value_cache | (uintptr_t)a->out |
+         (uintptr_t)a->workspace) % 16)  // 16-byte vector loads and stores
+        return fd__error(FD_ERR_INVALID_ARG,
+                         "%s: key_cache, value_cache, out and workspace must be 16-byte aligned",
+                         name);
+    cudaStream_t st = (cudaStream_t)l->stream;
+    aa_plan_kernel<<<1, 1024, 0, st>>>(p, a->head_dim == 256 ? 32 : 64);
+    aa_write_kernel<T><<<(unsigned)a->token_num, 128, 0, st>>>(p);
+    cudaError_t e = a->cache_int8 ? aa_tiles_hd<KS, T, true>(p, st) : aa_tiles_hd<KS, T, false>(p, st);
+    if (e != cudaSuccess)
+        return fd__error(FD_ERR_CUDA, "%s: cannot set up the attention kernel: %s", name,
+                         cudaGetErrorString(e));
+    if (splits > 1) aa_merge<T>(p, st);
+    return fd__cuda_after_launch(l);
 }
 
 #endif

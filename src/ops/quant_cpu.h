@@ -2,8 +2,8 @@
 // CPU kernels over ggml-typed weight rows: dequantize, dot products, and the
 // matrix-times-activations loop of the CPU backend. SIMD variants are picked
 // at run time (GCC target clones: AVX-512, AVX2+FMA, baseline).
-#ifndef FD_MODEL_QUANT_H
-#define FD_MODEL_QUANT_H
+#ifndef FD_OPS_QUANT_CPU_H
+#define FD_OPS_QUANT_CPU_H
 
 #include <stdint.h>
 #include "fdeploy/gguf.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "model/quant.h"
+#include "ops/quant_cpu.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: Apache-2.0
+// GPU forward pass of the Llama family over a ragged, paged batch, built from
+// the op table's kernels: gguf_get_rows, rms_norm (with the residual add
+// fused), gguf_matmul (q/k/v and gate/up stacked into one weight each when
+// their types agree), append_attention (rotary + paged cache write + causal
+// attention), silu_and_mul, rebuild_padding (one row per sequence) and the LM head.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "fdeploy/ops.h"
+#include "model/forward_gpu.h"
+#include "model/model_internal.h"
+
+typedef struct gweight {   // a GGUF weight on the device
+    fd_tensor t;            // u8 [rows, row_bytes]
+    fd_ggml_type type;
+    int64_t k;
+} gweight;
+
+typedef struct glayer {
+    fd_tensor attn_norm, ffn_norm;   // f32 [d]
+    gweight qkv, o, gate_up, down;
+    fd_tensor k_cache, v_cache;      // f16 [n_blocks, n_kv, bs, hd]
+} glayer;
+
+struct fd__gpu_runner {
+    fd_model *m;
+    fd_ctx *ctx;
+    int n_blocks, block_size, max_tokens, max_seqs, max_blocks_per_seq, max_model_len;
+    int qkv_dim, q_dim;
+    glayer *L;
+    gweight embd, output;
+    fd_tensor out_norm, rotary, workspace;
+    fd_tensor x, h, qkv, att, o, gu, a, last, logits;           // f16 activations
+    fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata
+    int32_t *h_cu, *h_enc, *h_blocks;                          // host staging
+    uint16_t *h_logits;
+    void **allocs;
+    int n_allocs, cap_allocs;
+};
+
+// ---- device memory
+
+static fd_status dalloc(fd__gpu_runner *r, fd_tensor *t, fd_dtype dt, int ndim, const int64_t *ne) {
+    memset(t, 0, sizeof *t);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->ne[i] = ne[i];
+    if (r->n_allocs == r->cap_allocs) {
+        int cap = r->cap_allocs ? 2 * r->cap_allocs : 256;
+        void **a = realloc(r->allocs, (size_t)cap * sizeof *a);
+        if (!a) return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+        r->allocs = a;
+        r->cap_allocs = cap;
+    }
+    FD_TRY(fd_ctx_alloc(r->ctx, fd_tensor_bytes(t), &t->data));
+    r->allocs[r->n_allocs++] = t->data;
+    return FD_OK;
+}
+#define DALLOC(r, t, dt, ...)                                                  \
+    dalloc(r, t, dt, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+
+// Uploads host weights (rows of k elements of one ggml type) stacked in order.
+static fd_status upload_stacked(fd__gpu_runner *r, gweight *g, const fd_weight *const *parts, int n) {
+    int64_t rows = 0;
+    size_t rb = fd__row_bytes(parts[0]->type, parts[0]->ne0);
+    for (int i = 0; i < n; i++) rows += parts[i]->ne1;
+    FD_TRY(DALLOC(r, &g->t, FD_U8, rows, (int64_t)rb));
+    g->type = parts[0]->type;
+    g->k = parts[0]->ne0;
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = rb * (size_t)parts[i]->ne1;
+        FD_TRY(fd_ctx_upload(r->ctx, (uint8_t *)g->t.data + off, parts[i]->data, bytes));
+        off += bytes;
+    }
+    return FD_OK;
+}
+
+static fd_status upload_f32(fd__gpu_runner *r, fd_tensor *t, const fd_weight *w) {
+    FD_TRY(DALLOC(r, t, FD_F32, w->ne0));
+    return fd_ctx_upload(r->ctx, t->data, w->data, (size_t)w->ne0 * sizeof(float));
+}
+
+static fd_status upload_layer(fd__gpu_runner *r, int l) {
+    const fd_model_info *h = &r->m->info;
+    const fd_layer *L = &r->m->layers[l];
+    glayer *g = &r->L[l];
+    if (L->bq.data || L->q_norm.data)
+        return fd__error(FD_ERR_UNSUPPORTED_ARCH, "%s: q/k/v biases and q/k norms (Qwen2/Qwen3) are not on the GPU "
+                         "backend yet; run with --device cpu", h->arch);
+    if (L->wq.type != L->wk.type || L->wq.type != L->wv.type || L->w_gate.type != L->w_up.type)
+        return fd__error(FD_ERR_UNSUPPORTED_ARCH, "layer %d mixes weight types within q/k/v or gate/up; the GPU "
+                         "backend stacks them and needs one type each; run with --device cpu", l);
+    const fd_weight *qkv[3] = {&L->wq, &L->wk, &L->wv}, *gu[2] = {&L->w_gate, &L->w_up};
+    const fd_weight *o[1] = {&L->wo}, *dn[1] = {&L->w_down};
+    FD_TRY(upload_f32(r, &g->attn_norm, &L->attn_norm));
+    FD_TRY(upload_f32(r, &g->ffn_norm, &L->ffn_norm));
+    FD_TRY(upload_stacked(r, &g->qkv, qkv, 3));
+    FD_TRY(upload_stacked(r, &g->o, o, 1));
+    FD_TRY(upload_stacked(r, &g->gate_up, gu, 2));
+    FD_TRY(upload_stacked(r, &g->down, dn, 1));
+    FD_TRY(DALLOC(r, &g->k_cache, FD_F16, r->n_blocks, h->n_head_kv, r->block_size, h->head_dim));
+    return DALLOC(r, &g->v_cache, FD_F16, r->n_blocks, h->n_head_kv, r->block_size, h->head_dim);
+}
+
+static fd_status alloc_activations(fd__gpu_runner *r) {
+    const fd_model_info *h = &r->m->info;
+    int64_t T = r->max_tokens, S = r->max_seqs, d = h->n_embd;
+    FD_TRY(DALLOC(r, &r->x, FD_F16, T, d));
+    FD_TRY(DALLOC(r, &r->h, FD_F16, T, d));
+    FD_TRY(DALLOC(r, &r->qkv, FD_F16, T, r->qkv_dim));
+    FD_TRY(DALLOC(r, &r->att, FD_F16, T, r->q_dim));
+    FD_TRY(DALLOC(r, &r->o, FD_F16, T, d));
+    FD_TRY(DALLOC(r, &r->gu, FD_F16, T, 2 * (int64_t)h->n_ff));
+    FD_TRY(DALLOC(r, &r->a, FD_F16, T, h->n_ff));
+    FD_TRY(DALLOC(r, &r->last, FD_F16, S, d));
+    FD_TRY(DALLOC(r, &r->logits, FD_F16, S, h->n_vocab));
+    FD_TRY(DALLOC(r, &r->ids, FD_I32, T));
+    FD_TRY(DALLOC(r, &r->cu, FD_I32, S + 1));
+    FD_TRY(DALLOC(r, &r->dec, FD_I32, S));
+    FD_TRY(DALLOC(r, &r->this_time, FD_I32, S));
+    FD_TRY(DALLOC(r, &r->enc, FD_I32, S));
+    FD_TRY(DALLOC(r, &r->blocks, FD_I32, S, r->max_blocks_per_seq));
+    FD_TRY(DALLOC(r, &r->rotary, FD_F32, r->max_model_len, h->head_dim));
+    FD_TRY(fd_rotary_cos_sin_cache_init(r->ctx, &r->rotary, h->rope_base));
+    size_t ws = fd_append_attention_workspace_size(r->ctx, T, S, h->n_head, h->n_head_kv, h->head_dim,
+                                                   r->max_blocks_per_seq, r->block_size, r->max_model_len);
+    FD_TRY(DALLOC(r, &r->workspace, FD_U8, (int64_t)(ws ? ws : 1)));
+    r->h_cu = malloc((size_t)(S + 1) * sizeof *r->h_cu);
+    r->h_enc = malloc((size_t)S * sizeof *r->h_enc);
+    r->h_blocks = calloc((size_t)(S * r->max_blocks_per_seq), sizeof *r->h_blocks);
+    r->h_logits = malloc((size_t)(S * h->n_vocab) * sizeof *r->h_logits);
+    if (!r->h_cu || !r->h_enc || !r->h_blocks || !r->h_logits)
+        return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+    return FD_OK;
+}
+
+size_t fd__gpu_kv_block_bytes(const fd_model *m, int block_size) {
+    const fd_model_info *h = fd_model_get_info(m);
+    return 2 * (size_t)h->n_layer * block_size * h->n_head_kv * h->head_dim * 2;
+}
+
+size_t fd__gpu_weight_bytes(const fd_model *m) { return fd_model_get_info(m)->weight_bytes; }
+
+fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int block_size, int max_tokens,
+                                int max_seqs, int max_model_len, fd__gpu_runner **out) {
+    const fd_model_info *h = &m->info;
+    fd__gpu_runner *r = calloc(1, sizeof *r);
+    if (!r) return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+    r->m = m;
+    r->ctx = ctx;
+    r->n_blocks = n_blocks;
+    r->block_size = block_size;
+    r->max_tokens = max_tokens;
+    r->max_seqs = max_seqs;
+    r->max_model_len = max_model_len;
+    r->max_blocks_per_seq = (max_model_len + block_size - 1) / block_size;
+    r->q_dim = h->n_head * h->head_dim;
+    r->qkv_dim = r->q_dim + 2 * h->n_head_kv * h->head_dim;
+    fd_status s = (r->L = calloc((size_t)h->n_layer, sizeof *r->L)) ? FD_OK
+                                                                      : fd__error(FD_ERR_OOM, "gpu runner: out of memory");
+    const fd_weight *embd[1] = {&m->tok_embd}, *outw[1] = {&m->output};
+    for (int l = 0; s == FD_OK && l < h->n_layer; l++) s = upload_layer(r, l);
+    if (s == FD_OK) s = upload_stacked(r, &r->embd, embd, 1);
+    if (s == FD_OK) s = upload_stacked(r, &r->output, outw, 1);
+    if (s == FD_OK) s = upload_f32(r, &r->out_norm, &m->out_norm);
+    if (s == FD_OK) s = alloc_activations(r);
+    if (s == FD_OK) s = fd_ctx_sync(ctx);
+    if (s != FD_OK) {
+        fd__gpu_runner_free(r);
+        return s;
+    }
+    *out = r;
+    return FD_OK;
+}
+
+void fd__gpu_runner_free(fd__gpu_runner *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n_allocs; i++) fd_ctx_release(r->ctx, r->allocs[i]);
+    free(r->allocs);
+    free(r->L);
+    free(r->h_cu); free(r->h_enc); free(r->h_blocks); free(r->h_logits);
+    free(r);
+}
+
+// A view of the first `rows` rows of a 2-D buffer.
+static fd_tensor rows_of(const fd_tensor *t, int64_t rows) {
+    fd_tensor v = *t;
+    v.ne[0] = rows;
+    return v;
+}
+
+static fd_status matmul(fd__gpu_runner *r, const fd_tensor *x, const gweight *w, fd_tensor *y, int64_t T) {
+    fd_tensor xv = rows_of(x, T), yv = rows_of(y, T);
+    yv.ne[1] = w->t.ne[0];
+    return fd_gguf_matmul(r->ctx, &xv, &w->t, w->type, w->k, &yv);
+}
+
+// Host batch -> device metadata.
+static fd_status upload_batch(fd__gpu_runner *r, const fd__cpu_batch *b, int T) {
+    int S = b->n_seqs, mb = r->max_blocks_per_seq;
+    r->h_cu[0] = 0;
+    for (int i = 0; i < S; i++) {
+        r->h_cu[i + 1] = r->h_cu[i] + b->n_new[i];
+        r->h_enc[i] = b->n_new[i];  // rebuild_padding then picks each sequence's last new token
+        int need = (b->n_past[i] + b->n_new[i] + r->block_size - 1) / r->block_size;
+        if (need > mb) return fd__error(FD_ERR_INVALID_ARG, "gpu forward: sequence %d exceeds max_model_len", i);
+        memcpy(r->h_blocks + (size_t)i * mb, b->blocks[i], (size_t)need * sizeof(int32_t));
+    }
+    FD_TRY(fd_ctx_upload(r->ctx, r->ids.data, b->tokens, (size_t)T * sizeof(int32_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->cu.data, r->h_cu, (size_t)(S + 1) * sizeof(int32_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->dec.data, b->n_past, (size_t)S * sizeof(int32_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->this_time.data, b->n_new, (size_t)S * sizeof(int32_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->enc.data, r->h_enc, (size_t)S * sizeof(int32_t)));
+    return fd_ctx_upload(r->ctx, r->blocks.data, r->h_blocks, (size_t)S * mb * sizeof(int32_t));
+}
+
+static fd_status attention(fd__gpu_runner *r, glayer *g, int T, int S) {
+    const fd_model_info *h = &r->m->info;
+    fd_tensor qkv = rows_of(&r->qkv, T), att = rows_of(&r->att, T), cu = rows_of(&r->cu, S + 1);
+    fd_tensor dec = rows_of(&r->dec, S), tt = rows_of(&r->this_time, S), bt = rows_of(&r->blocks, S);
+    fd_attention_opts o = {0};
+    o.rotary = &r->rotary;
+    o.rotary_neox = h->rope_neox;
+    o.max_kv_len = r->max_model_len;
+    o.workspace = &r->workspace;
+    return fd_append_attention(r->ctx, &qkv, &g->k_cache, &g->v_cache, &cu, &dec, &tt, &bt, &o,
+                               1.0f / sqrtf((float)h->head_dim), &att);
+}
+
+// One layer: x is the residual stream; `pending` (NULL for layer 0) is the
+// previous layer's FFN output still to be added into x.
+static fd_status layer(fd__gpu_runner *r, int l, int T, int S, const fd_tensor *pending) {
+    const fd_model_info *h = &r->m->info;
+    glayer *g = &r->L[l];
+    fd_tensor x = rows_of(&r->x, T), hh = rows_of(&r->h, T), o = rows_of(&r->o, T);
+    fd_tensor gu = rows_of(&r->gu, T), a = rows_of(&r->a, T);
+    FD_TRY(fd_rms_norm(r->ctx, &x, pending, &g->attn_norm, h->norm_eps, &hh));
+    FD_TRY(matmul(r, &r->h, &g->qkv, &r->qkv, T));
+    FD_TRY(attention(r, g, T, S));
+    FD_TRY(matmul(r, &r->att, &g->o, &r->o, T));
+    FD_TRY(fd_rms_norm(r->ctx, &x, &o, &g->ffn_norm, h->norm_eps, &hh));
+    FD_TRY(matmul(r, &r->h, &g->gate_up, &r->gu, T));
+    FD_TRY(fd_silu_and_mul(r->ctx, &gu, &a));
+    return matmul(r, &r->a, &g->down, &r->o, T);
+}
+
+static fd_status lm_head(fd__gpu_runner *r, const fd__cpu_batch *b, int T, int S, float *logits) {
+    const fd_model_info *h = &r->m->info;
+    fd_tensor x = rows_of(&r->x, T), hh = rows_of(&r->h, T), o = rows_of(&r->o, T), last = rows_of(&r->last, S);
+    fd_tensor cu = rows_of(&r->cu, S + 1), tt = rows_of(&r->this_time, S), dec = rows_of(&r->dec, S),
+              enc = rows_of(&r->enc, S);
+    FD_TRY(fd_rms_norm(r->ctx, &x, &o, &r->out_norm, h->norm_eps, &hh));
+    FD_TRY(fd_rebuild_padding(r->ctx, &hh, &cu, &tt, &dec, &enc, NULL, NULL, 0, 0, &last));
+    FD_TRY(matmul(r, &r->last, &r->output, &r->logits, S));
+    FD_TRY(fd_ctx_download(r->ctx, r->h_logits, r->logits.data, (size_t)S * h->n_vocab * sizeof(uint16_t)));
+    int n_out = 0;
+    for (int i = 0; i < S; i++) {
+        if (!b->want_logits[i] || b->n_new[i] == 0) continue;
+        const uint16_t *src = r->h_logits + (size_t)i * h->n_vocab;
+        float *dst = logits + (size_t)n_out++ * h->n_vocab;
+        for (int v = 0; v < h->n_vocab; v++) dst[v] = fd_f16_to_f32(src[v]);
+    }
+    return FD_OK;
+}
+
+fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits) {
+    int T = 0, S = b->n_seqs;
+    for (int i = 0; i < S; i++) T += b->n_new[i];
+    if (T == 0) return FD_OK;
+    if (T > r->max_tokens || S > r->max_seqs)
+        return fd__error(FD_ERR_INVALID_ARG, "gpu forward: %d tokens / %d sequences exceed %d / %d", T, S,
+                         r->max_tokens, r->max_seqs);
+    FD_TRY(upload_batch(r, b, T));
+    fd_tensor ids = rows_of(&r->ids, T), x = rows_of(&r->x, T);
+    FD_TRY(fd_gguf_get_rows(r->ctx, &r->embd.t, r->embd.type, &ids, &x));
+    for (int l = 0; l < r->m->info.n_layer; l++) {
+        fd_tensor o = rows_of(&r->o, T);
+        FD_TRY(layer(r, l, T, S, l ? &o : NULL));
+    }
+    FD_TRY(lm_head(r, b, T, S, logits));
+    return fd_ctx_sync(r->ctx);
+}

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: Apache-2.0
+// The GPU backend's forward pass: the same ragged, paged batch as the CPU
+// backend (fd__cpu_batch, host arrays), run with the op table's kernels on a
+// CUDA context. Weights are uploaded once in their GGUF block formats and
+// dequantized inside the matmul kernels; activations and the KV cache are f16.
+#ifndef FD_MODEL_FORWARD_GPU_H
+#define FD_MODEL_FORWARD_GPU_H
+
+#include "fdeploy/context.h"
+#include "model/forward_cpu.h"
+
+typedef struct fd__gpu_runner fd__gpu_runner;
+
+// KV bytes per block (all layers, K and V, f16).
+size_t fd__gpu_kv_block_bytes(const fd_model *m, int block_size);
+// Bytes the weights take on the device.
+size_t fd__gpu_weight_bytes(const fd_model *m);
+
+fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int block_size,
+                                int max_tokens, int max_seqs, int max_model_len,
+                                fd__gpu_runner **out);
+void fd__gpu_runner_free(fd__gpu_runner *r);
+// Logits [n_vocab] f32 (host) for each sequence with want_logits, in order.
+fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits);
+
+#endif

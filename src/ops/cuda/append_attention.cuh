@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: Apache-2.0
+// append_attention: what both CUDA variants share. Per call, on one stream:
+//   1. plan  (1 CTA): validates each sequence's lengths, flags bad ones, and
+//      prefix-sums the big query tiles per sequence (device data, no host sync);
+//   2. write (1 CTA per token): rotary on K, optional int8 quantisation, scatter
+//      K/V into the paged cache; memory-bound, ~3 * n_kv * head_dim * 2 bytes/token;
+//   3. attention tiles (append_attention_tile.cuh): small tiles for decode-like
+//      sequences, big tiles for prefill chunks, each possibly split over the KV range;
+//   4. merge (a warp per output row): log-sum-exp merge of the splits;
+//      memory-bound, splits * (head_dim + 1) * 4 bytes read per row.
+#ifndef FD_OPS_CUDA_APPEND_ATTENTION_CUH
+#define FD_OPS_CUDA_APPEND_ATTENTION_CUH
+
+#include <cuda_bf16.h>
+#include "ops/attention_launch.h"
+#include "ops/cuda/common.cuh"
+
+struct aa_params {
+    fd__attn_args a;
+    int *seq_ok;       // [bsz] 1 = lengths valid
+    int *big_start;    // [bsz+1] first big tile of each sequence
+    float *part_o;     // [splits, token_num, n_q, head_dim]
+    float *part_lse;   // [splits, token_num, n_q], log2 domain
+    int *err;
+    int op, group, bs_shift;
+};
+
+// Element type the tensor cores take for a storage dtype.
+template <typename T> struct aa_mt;
+template <> struct aa_mt<__half> { typedef __half type; };
+template <> struct aa_mt<fd_bf16> { typedef __nv_bfloat16 type; };
+
+// f32 -> the bits of T (round to nearest even).
+template <typename T> static __device__ __forceinline__ uint16_t aa_bits(float v);
+template <> __device__ __forceinline__ uint16_t aa_bits<__half>(float v) {
+    return __half_as_ushort(__float2half_rn(v));
+}
+template <> __device__ __forceinline__ uint16_t aa_bits<fd_bf16>(float v) {
+    return fd_from_f32<fd_bf16>(v).bits;
+}
+
+// Element d of head x after rotary (cs = the position's cos | sin row, or NULL).
+template <typename T>
+static __device__ __forceinline__ float aa_rope(const T *x, int d, const float *cs, int rot,
+                                                int neox) {
+    float v = fd_to_f32(x[d]);
+    if (!cs || d >= rot) return v;
+    int half = rot / 2, first = neox ? d < half : (d & 1) == 0;
+    int i = neox ? (first ? d : d - half) : d / 2;
+    float y = fd_to_f32(x[neox ? (first ? d + half : d - half) : d ^ 1]);
+    float c = cs[i], s = cs[half + i];
+    return first ? v * c - y * s : v * c + y * s;
+}
+
+template <typename T> struct aa_is_half { static constexpr bool value = false; };
+template <> struct aa_is_half<__half> { static constexpr bool value = true; };
+
+// 16 int8 cache values -> 16 exact T values (the scale is applied to S and O).
+template <typename T>
+static __device__ __forceinline__ void aa_store_i8x16(uint16_t *dst, uint4 raw) {
+    const int8_t *q = (const int8_t *)&raw;
+    uint16_t h[16];
+#pragma unroll
+    for (int e = 0; e < 16; e++)  // |q| <= 127 is exact in bf16: truncating is rounding
+        h[e] = sizeof(T) == 2 && !aa_is_half<T>::value ? (uint16_t)(__float_as_uint((float)q[e]) >> 16)
+                                                      : aa_bits<T>((float)q[e]);
+    ((uint4 *)dst)[0] = ((const uint4 *)h)[0];
+    ((uint4 *)dst)[1] = ((const uint4 *)h)[1];
+}
+
+// Sequence of token t: the last b with cu[b] <= t (callers check t < cu[b+1]).
+static __device__ __forceinline__ int aa_seq_of(const int32_t *cu, int n, int64_t t) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (cu[mid] <= t) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+// 1 if sequence b's lengths are consistent and fit the cache and hints; else reports.
+static __device__ int aa_seq_valid(const aa_params &p, int b) {
+    const fd__attn_args &a = p.a;
+    int len = a.seq_lens_this_time[b], dec = a.seq_lens_decoder[b];
+    int c0 = a.cu_seqlens_q[b], c1 = a.cu_seqlens_q[b + 1];
+    if (len < 0 || dec < 0 || c0 < 0 || (b == 0 && c0 != 0) || c1 - c0 != len ||
+        c1 > a.token_num) {
+        fd_kfail(p.err, p.op, FD_KERR_LENGTH, c1 - c0, len);
+        return 0;
+    }
+    int64_t tot = (int64_t)dec + len;
+    if (len > 0 && (tot > a.max_blocks_per_seq * a.block_size || tot > a.max_kv_len ||
+                    (a.max_q_len > 0 && len > a.max_q_len) ||
+                    (a.rotary && tot > a.max_position))) {
+        fd_kfail(p.err, p.op, FD_KERR_LENGTH, (int)tot, (int)a.max_kv_len);
+        return 0;
+    }
+    return 1;
+}
+
+// One CTA: flags and big-tile prefix sums (block scan in chunks of 1024).
+static __global__ void __launch_bounds__(1024) aa_plan_kernel(aa_params p, int bm_big) {
+    __shared__ int warp_sum[32];
+    __shared__ int carry;
+    const int n = (int)p.a.bsz, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (threadIdx.x == 0) carry = 0;
+    __syncthreads();
+    for (int base = 0; base < n; base += 1024) {
+        int b = base + threadIdx.x, tiles = 0;
+        if (b < n) {
+            int ok = aa_seq_valid(p, b), rows = p.a.seq_lens_this_time[b] * p.group;
+            p.seq_ok[b] = ok;
+            if (ok && rows > 16) tiles = (rows + bm_big - 1) / bm_big;
+        }
+        int x = tiles;
+#pragma unroll
+        for (int o = 1; o < 32; o *= 2) {
+            int y = __shfl_up_sync(0xffffffffu, x, o);
+            if (lane >= o) x += y;
+        }
+        if (lane == 31) warp_sum[warp] = x;
+        __syncthreads();
+        if (warp == 0) {
+            int w = warp_sum[lane];
+#pragma unroll
+            for (int o = 1; o < 32; o *= 2) {
+                int y = __shfl_up_sync(0xffffffffu, w, o);
+                if (lane >= o) w += y;
+            }
+            warp_sum[lane] = w;
+        }
+        __syncthreads();
+        int excl = carry + (warp ? warp_sum[warp - 1] : 0) + x - tiles;
+        if (b < n) p.big_start[b] = excl;
+        __syncthreads();
+        if (threadIdx.x == 1023) carry = excl + tiles;
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) p.big_start[n] = carry;
+}
+
+// One CTA per token: K (rotated) and V into the cache, quantised for an int8 cache.
+template <typename T>
+static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {
+    const fd__attn_args &a = p.a;
+    const int64_t t = blockIdx.x;
+    const int b = aa_seq_of(a.cu_seqlens_q, (int)a.bsz, t);
+    if (!p.seq_ok[b] || t < a.cu_seqlens_q[b] || t >= a.cu_seqlens_q[b + 1]) return;
+    const int pos = a.seq_lens_decoder[b] + (int)(t - a.cu_seqlens_q[b]);
+    const int blk = a.block_tables[(int64_t)b * a.max_blocks_per_seq + (pos >> p.bs_shift)];
+    if (blk < 0 || blk >= a.num_blocks) {
+        if (threadIdx.x == 0) fd_kfail(p.err, p.op, FD_KERR_INDEX, blk, (int)a.num_blocks);
+        return;
+    }
+    const int hd = a.head_dim;
+    const int64_t stride = (int64_t)(a.n_q + 2 * a.n_kv) * hd;
+    const T *row = (const T *)a.qkv + t * stride;
+    const float *cs = a.rotary ? a.rotary + (int64_t)pos * a.rot_dim : nullptr;
+    for (int i = threadIdx.x; i < a.n_kv * hd; i += blockDim.x) {
+        int h = i / hd, d = i % hd;
+        float k = aa_rope(row + (int64_t)(a.n_q + h) * hd, d, cs, a.rot_dim, a.rotary_neox);
+        float v = fd_to_f32(row[(int64_t)(a.n_q + a.n_kv + h) * hd + d]);
+        int64_t off = (((int64_t)blk * a.n_kv + h) * a.block_size + (pos & (a.block_size - 1))) *
+                      hd + d;
+        if (a.cache_int8) {
+            float qk = fminf(fmaxf(rintf(k / a.k_scale[h]), -127.f), 127.f);
+            float qv = fminf(fmaxf(rintf(v / a.v_scale[h]), -127.f), 127.f);
+            ((int8_t *)a.key_cache)[off] = (int8_t)qk;
+            ((int8_t *)a.value_cache)[off] = (int8_t)qv;
+        } else {
+            ((T *)a.key_cache)[off] = fd_from_f32<T>(k);
+            ((T *)a.value_cache)[off] = fd_from_f32<T>(v);
+        }
+    }
+}
+
+// A warp per (token, q head): merges the splits that saw keys for this row.
+template <typename T, int HD>
+static __global__ void __launch_bounds__(128) aa_merge_kernel(aa_params p) {
+    const fd__attn_args &a = p.a;
+    const int64_t row = (int64_t)blockIdx.x * 4 + threadIdx.x / 32;
+    if (row >= a.token_num * a.n_q) return;
+    const int64_t t = row / a.n_q;
+    const int lane = threadIdx.x & 31;
+    const int b = aa_seq_of(a.cu_seqlens_q, (int)a.bsz, t);
+    if (!p.seq_ok[b] || t < a.cu_seqlens_q[b] || t >= a.cu_seqlens_q[b + 1]) return;
+    const int small = a.seq_lens_this_time[b] * p.group <= 16;
+    const int splits = small ? a.plan.splits_small : a.plan.splits_big;
+    const int chunk = small ? a.plan.chunk_small : a.plan.chunk_big;
+    if (splits == 1) return;  // that tile kind wrote out directly
+    const int pos = a.seq_lens_decoder[b] + (int)(t - a.cu_seqlens_q[b]);
+    const int ns = min(pos / chunk + 1, splits);
+    const int64_t split_stride = a.token_num * a.n_q;
+    float mx = -INFINITY;
+    for (int s = 0; s < ns; s++) mx = fmaxf(mx, p.part_lse[s * split_stride + row]);
+    constexpr int E = HD / 32;
+    float acc[E], den = 0.f;
+#pragma unroll
+    for (int e = 0; e < E; e++) acc[e] = 0.f;
+    for (int s = 0; s < ns; s++) {
+        float lse = p.part_lse[s * split_stride + row];
+        float w = lse == -INFINITY ? 0.f : exp2f(lse - mx);
+        const float *src = p.part_o + (s * split_stride + row) * HD + lane * E;
+        den += w;
+#pragma unroll
+        for (int e = 0; e < E; e++) acc[e] += w * src[e];
+    }
+    const float inv = den > 0.f ? 1.f / den : 0.f;
+    T *dst = (T *)a.out + row * HD + lane * E;
+#pragma unroll
+    for (int e = 0; e < E; e++) dst[e] = fd_from_f32<T>(acc[e] * inv);
+}
+
+#endif

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// The GPU forward pass against the CPU one on the default model: prompt
+// processing then decode steps, and a mixed prefill + decode batch; top-1
+// identical at every position, max |logit difference| stated (f16 activations).
+#include <unistd.h>
+
+#include "fd_test.h"
+#include "fdeploy/tokenizer.h"
+#include "model/forward_gpu.h"
+
+static fd_test_env env;
+static fd_model *model;
+static int32_t ids[256];
+static int n_ids;
+static float *cpu_logits;  // [n_ids][V]
+
+static int top1(const float *l, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (l[i] > l[b]) b = i;
+    return b;
+}
+
+static int setup_model(void) {
+    const char *path = getenv("FDEPLOY_TEST_MODEL");
+    if (!path) path = FD_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (access(path, R_OK) != 0) {
+        fd_test_skip("no model at %s (scripts/setup.sh installs it)", path);
+        return 0;
+    }
+    if (!fd_test_gpu_for(&env, "append_attention")) return 0;
+    if (model) return 1;
+    fd_model_params mp = {0, 0};
+    CHECK_OK(fd_model_load(path, &mp, &model));
+    if (!model) return 0;
+    const char *text = "<|im_start|>user\nWhat is the capital of France? Tell me about its history."
+                       "<|im_end|>\n<|im_start|>assistant\nThe capital of France is Paris. It";
+    fd_tokenizer_encode(fd_model_tokenizer(model), text, strlen(text), FD_TOKENIZE_PARSE_SPECIAL, ids, 256, &n_ids);
+    int V = fd_model_get_info(model)->n_vocab;
+    cpu_logits = malloc((size_t)n_ids * V * sizeof(float));
+    fd_session *s;
+    CHECK_OK(fd_session_create(model, 512, &s));
+    CHECK_OK(fd_session_eval(s, ids, n_ids, cpu_logits, 1));
+    fd_session_free(s);
+    return 1;
+}
+
+// Compares GPU logits of position p with the CPU's; returns |max diff|.
+static double compare(const float *g, int p, int *top1_ok) {
+    int V = fd_model_get_info(model)->n_vocab;
+    const float *c = cpu_logits + (size_t)p * V;
+    double md = 0;
+    for (int v = 0; v < V; v++) md = fmax(md, fabs((double)g[v] - c[v]));
+    *top1_ok = top1(g, V) == top1(c, V);
+    return md;
+}
+
+static void prefill_then_decode(void) {
+    if (!setup_model()) return;
+    int V = fd_model_get_info(model)->n_vocab, start = n_ids / 2;
+    fd__gpu_runner *r;
+    CHECK_OK(fd__gpu_runner_create(model, env.gpu, 16, 64, 256, 4, 1024, &r));
+    if (!r) return;
+    int32_t blocks[16] = {3, 7, 1, 9, 0, 2, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15};  // non-contiguous
+    const int32_t *bl = blocks;
+    float *g = malloc((size_t)V * sizeof(float));
+    int past = 0, want = 1, mism = 0;
+    double worst = 0;
+    fd__cpu_batch b = {1, ids, &past, &start, &bl, &want};
+    CHECK_OK(fd__gpu_forward(r, &b, g));
+    int ok;
+    worst = fmax(worst, compare(g, start - 1, &ok));
+    mism += !ok;
+    for (int p = start; p < n_ids; p++) {
+        int one = 1;
+        past = p;
+        fd__cpu_batch d = {1, ids + p, &past, &one, &bl, &want};
+        CHECK_OK(fd__gpu_forward(r, &d, g));
+        worst = fmax(worst, compare(g, p, &ok));
+        mism += !ok;
+    }
+    printf("  GPU vs CPU over %d positions: top-1 mismatches %d, max |logit diff| %.4f (SM%d kernels)\n",
+           n_ids - start + 1, mism, worst, fd_ctx_effective_sm(env.gpu));
+    CHECK_EQ_I64(mism, 0);
+    CHECK(worst < 0.75);
+    free(g);
+    fd__gpu_runner_free(r);
+}
+
+// Sequence A decodes while sequence B prefills, in one batch.
+static void mixed_batch(void) {
+    if (!setup_model()) return;
+    int V = fd_model_get_info(model)->n_vocab, half = n_ids / 2;
+    fd__gpu_runner *r;
+    CHECK_OK(fd__gpu_runner_create(model, env.gpu, 16, 16, 256, 4, 256, &r));
+    if (!r) return;
+    int32_t ba[8] = {0, 1, 2, 3, 4, 5, 6, 7}, bb[8] = {15, 14, 13, 12, 11, 10, 9, 8};
+    const int32_t *bls[2] = {ba, bb};
+    float *g = malloc((size_t)2 * V * sizeof(float));
+    int past1 = 0, n1 = half, want1 = 1;
+    fd__cpu_batch b1 = {1, ids, &past1, &n1, bls, &want1};
+    CHECK_OK(fd__gpu_forward(r, &b1, g));                 // A: prompt up to half
+    int32_t toks[256];
+    memcpy(toks, ids + half, sizeof(int32_t));            // A's next token
+    memcpy(toks + 1, ids, (size_t)n_ids * sizeof(int32_t));  // B: the whole prompt
+    int past[2] = {half, 0}, nn[2] = {1, n_ids}, want[2] = {1, 1}, ok;
+    fd__cpu_batch b2 = {2, toks, past, nn, bls, want};
+    CHECK_OK(fd__gpu_forward(r, &b2, g));
+    double d1 = compare(g, half, &ok);
+    CHECK(ok);
+    double d2 = compare(g + V, n_ids - 1, &ok);
+    CHECK(ok);
+    printf("  mixed batch: max |diff| decode %.4f, prefill %.4f\n", d1, d2);
+    CHECK(d1 < 0.75 && d2 < 0.75);
+    free(g);
+    fd__gpu_runner_free(r);
+}
+
+static void setup(void) { fd_test_env_open(&env); }
+static void teardown(void) {
+    fd_model_free(model);
+    free(cpu_logits);
+    fd_test_env_close(&env);
+}
+
+FD_TEST_MAIN(FD_CASE(setup), FD_CASE(prefill_then_decode), FD_CASE(mixed_batch), FD_CASE(teardown))
