@@ -17,7 +17,7 @@ missing=()
 need_pkg() {  # need_pkg <package> : queue it unless installed
     dpkg -s "$1" >/dev/null 2>&1 || missing+=("$1")
 }
-for p in cmake ninja-build ccache pkg-config gcc libjansson-dev libpcre2-dev python3-pip unzip; do need_pkg "$p"; done
+for p in cmake ninja-build ccache pkg-config gcc libjansson-dev libpcre2-dev libmicrohttpd-dev python3-pip unzip; do need_pkg "$p"; done
 
 has_70=0
 case ",$archs," in *,70,*) has_70=1 ;; esac

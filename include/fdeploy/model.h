@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Models: load a GGUF file (Llama family, Qwen2/2.5, Qwen3) and run it.
+// Models: load a GGUF file or a Hugging Face directory (Llama family, Qwen2/2.5,
+// Qwen3) and run it.
 // A model is read-only and shared; a session is one sequence: its KV cache,
 // its position and its scratch buffers.
 #ifndef FDEPLOY_MODEL_H

@@ -257,7 +257,7 @@ static fd_status push_inbox(fd_engine *e, fd__seq *s) {
 fd_status fd_engine_submit(fd_engine *e, const int32_t *prompt, int n, const fd_request_params *p,
                            fd_request_fn fn, void *user, uint64_t *request_id) {
     FD_TRY(check_request(e, prompt, n, p));
-    fd__seq *s;
+    fd__seq *s = NULL;
     FD_TRY(seq_new(e, prompt, n, p, &s));
     s->fn = fn;
     s->user = user;

@@ -35,6 +35,8 @@ const fd_gguf_tensor *fd__hf_tensor_at(const fd__hf_model *m, int64_t i);
 // The tokenizer (borrowed; lives until fd__hf_close). Its bos/eos follow
 // tokenizer_config.json's bos_token / eos_token when they name a vocabulary token.
 const fd_tokenizer *fd__hf_tokenizer(const fd__hf_model *m);
+// Hands the tokenizer to the caller, who frees it; fd__hf_tokenizer is NULL afterwards.
+fd_tokenizer *fd__hf_take_tokenizer(fd__hf_model *m);
 // The chat template from tokenizer_config.json ("chat_template") or chat_template.jinja;
 // "" if none (borrowed).
 const char *fd__hf_chat_template(const fd__hf_model *m);

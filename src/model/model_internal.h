@@ -7,7 +7,7 @@
 #include "fdeploy/gguf.h"
 #include "fdeploy/model.h"
 #include "fdeploy/tokenizer.h"
-#include "model/quant.h"
+#include "ops/quant_cpu.h"
 
 typedef struct fd_weight {
     fd_ggml_type type;
@@ -20,9 +20,15 @@ typedef struct fd_layer {
     fd_weight ffn_norm, w_gate, w_up, w_down;
 } fd_layer;
 
+struct fd__hf_model;
+
 struct fd_model {
     fd_model_info info;
-    fd_gguf *gguf;
+    // Where the tensors live: exactly one is set (model_load.c's find_tensor picks).
+    fd_gguf *gguf;              // a GGUF file
+    struct fd__hf_model *hf;    // a Hugging Face directory (safetensors)
+    float *f32_copies;          // norms/biases not stored as F32, converted at load
+    size_t f32_used, f32_cap;   // floats
     fd_weight tok_embd, out_norm, output;
     fd_layer *layers;     // n_layer
     fd_threadpool *pool;

@@ -1,15 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
-// Loading a GGUF model: hyperparameters from metadata, weight tensors by name,
-// each checked for the shape the architecture needs. Weights stay in the
-// mapping (zero copy); nothing is dequantized at load.
+// Loading a model: a GGUF file (hyperparameters from metadata) or a Hugging Face
+// directory (config.json + safetensors, through hf_model.c, which names tensors as
+// GGUF does). Weight tensors are found by GGUF name, each checked for the shape the
+// architecture needs. Matmul weights stay in the mapping (zero copy); only the small
+// 1-D tensors (norms, biases) that are not F32 get an f32 copy, since the forward
+// pass reads them as f32.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/internal.h"
+#include "model/hf_model.h"
 #include "model/model_internal.h"
 #include "model/tokenizer_gguf.h"
+
+// The tensor source: the GGUF file or the HF directory, whichever the model came from.
+static const fd_gguf_tensor *find_tensor(const fd_model *m, const char *name) {
+    return m->hf ? fd__hf_find(m->hf, name) : fd_gguf_find_tensor(m->gguf, name);
+}
 
 static int meta_int(const fd_gguf *g, const char *arch, const char *key, int64_t *v) {
     char full[128];
@@ -69,7 +79,7 @@ static fd_status read_hparams(fd_model *m, const char *path) {
 // Finds a tensor and checks its shape (ggml order: ne0 = row length).
 static fd_status get_w(fd_model *m, const char *path, const char *name, int64_t ne0, int64_t ne1,
                        int optional, fd_weight *w) {
-    const fd_gguf_tensor *t = fd_gguf_find_tensor(m->gguf, name);
+    const fd_gguf_tensor *t = find_tensor(m, name);
     memset(w, 0, sizeof *w);
     if (!t) {
         if (optional) return FD_OK;
@@ -86,6 +96,30 @@ static fd_status get_w(fd_model *m, const char *path, const char *name, int64_t 
     w->ne1 = t->ne[1];
     m->info.n_params += t->ne[0] * t->ne[1];
     m->info.weight_bytes += t->bytes;
+    return FD_OK;
+}
+
+// Room for f32 copies of every norm and bias (the most load_layer can ask for).
+static fd_status alloc_f32_copies(fd_model *m, const char *path) {
+    const fd_model_info *h = &m->info;
+    size_t q = (size_t)h->n_head * h->head_dim, kv = (size_t)h->n_head_kv * h->head_dim;
+    m->f32_cap = (size_t)h->n_layer * (2 * (size_t)h->n_embd + q + 2 * kv + 2 * (size_t)h->head_dim) + h->n_embd;
+    if (!(m->f32_copies = malloc(m->f32_cap * sizeof(float))))
+        return fd__error(FD_ERR_OOM, "%s: out of memory for norm weights", path);
+    return FD_OK;
+}
+
+// The forward pass reads norms and biases as f32: other types (safetensors' BF16/F16,
+// a GGUF with F16 norms) are converted once into the model's f32_copies.
+static fd_status to_f32(fd_model *m, fd_weight *w) {
+    if (!w->data || w->type == FD_GGML_F32) return FD_OK;
+    size_t n = (size_t)(w->ne0 * w->ne1);
+    FD_ASSERT(m->f32_used + n <= m->f32_cap);
+    float *dst = m->f32_copies + m->f32_used;
+    fd__dequant_row(w->type, w->data, dst, (int64_t)n);
+    m->f32_used += n;
+    w->type = FD_GGML_F32;
+    w->data = dst;
     return FD_OK;
 }
 
@@ -112,15 +146,13 @@ static fd_status load_layer(fd_model *m, const char *path, int i) {
     W("ffn_up.weight", h->n_embd, h->n_ff, 0, &L->w_up);
     W("ffn_down.weight", h->n_ff, h->n_embd, 0, &L->w_down);
 #undef W
-    const fd_weight *f32s[] = {&L->attn_norm, &L->ffn_norm, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm};
-    for (size_t k = 0; k < sizeof f32s / sizeof f32s[0]; k++)
-        if (f32s[k]->data && f32s[k]->type != FD_GGML_F32)
-            return fd__error(FD_ERR_FORMAT, "%s: layer %d norm/bias tensors must be F32, got %s", path, i,
-                             fd_ggml_type_name(f32s[k]->type));
+    fd_weight *f32s[] = {&L->attn_norm, &L->ffn_norm, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm};
+    for (size_t k = 0; k < sizeof f32s / sizeof f32s[0]; k++) FD_TRY(to_f32(m, f32s[k]));
     return FD_OK;
 }
 
 static void pick_quant_name(fd_model *m) {
+    if (m->hf) return;  // fd__hf_info named it
     size_t best = 0;
     fd_ggml_type bt = FD_GGML_F32;
     size_t by_type[32] = {0};
@@ -144,12 +176,14 @@ static void progress(int on, int done, int total) {
 
 static fd_status load_weights(fd_model *m, const char *path, int show) {
     const fd_model_info *h = &m->info;
-    const fd_gguf_tensor *te = fd_gguf_find_tensor(m->gguf, "token_embd.weight");
+    const fd_gguf_tensor *te = find_tensor(m, "token_embd.weight");
     if (!te || te->ne[1] <= 0 || te->ne[1] > (1 << 24))
         return fd__error(FD_ERR_FORMAT, "%s: tensor token_embd.weight is missing or malformed", path);
     m->info.n_vocab = (int)te->ne[1];
     FD_TRY(get_w(m, path, "token_embd.weight", h->n_embd, m->info.n_vocab, 0, &m->tok_embd));
+    FD_TRY(alloc_f32_copies(m, path));
     FD_TRY(get_w(m, path, "output_norm.weight", h->n_embd, 0, 0, &m->out_norm));
+    FD_TRY(to_f32(m, &m->out_norm));
     FD_TRY(get_w(m, path, "output.weight", h->n_embd, m->info.n_vocab, 1, &m->output));
     if (!m->output.data) m->output = m->tok_embd;  // tied embeddings
     m->layers = calloc((size_t)h->n_layer, sizeof *m->layers);
@@ -161,14 +195,44 @@ static fd_status load_weights(fd_model *m, const char *path, int show) {
     return FD_OK;
 }
 
-static fd_status copy_chat_template(fd_model *m) {
-    const char *s;
-    size_t len = 0;
-    if (!fd_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, &len)) s = "";
+static fd_status copy_chat_template(fd_model *m, const char *s, size_t len) {
     if (!(m->chat_template = malloc(len + 1))) return fd__error(FD_ERR_OOM, "out of memory");
     memcpy(m->chat_template, s, len);
     m->chat_template[len] = '\0';
     return FD_OK;
+}
+
+static fd_status open_gguf(fd_model *m, const char *path) {
+    const char *s;
+    size_t len = 0;
+    FD_TRY(fd_gguf_open(path, &m->gguf));
+    FD_TRY(read_hparams(m, path));
+    FD_TRY(fd__tokenizer_from_gguf(m->gguf, &m->tok));
+    if (!fd_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, &len)) s = "";
+    return copy_chat_template(m, s, len);
+}
+
+static fd_status open_hf(fd_model *m, const char *dir) {
+    FD_TRY(fd__hf_open(dir, &m->hf));
+    m->info = *fd__hf_info(m->hf);
+    m->tok = fd__hf_take_tokenizer(m->hf);
+    const char *t = fd__hf_chat_template(m->hf);
+    return copy_chat_template(m, t, strlen(t));
+}
+
+// A Hugging Face model is a directory, or its config.json; anything else is GGUF.
+static int hf_dir_of(const char *path, char *dir, size_t n) {
+    struct stat st;
+    size_t len = strlen(path), cl = strlen("config.json");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(dir, n, "%s", path);
+        return len < n;
+    }
+    if (len < cl || strcmp(path + len - cl, "config.json") != 0 || (len > cl && path[len - cl - 1] != '/'))
+        return 0;
+    if (len == cl) snprintf(dir, n, ".");
+    else snprintf(dir, n, "%.*s", (int)(len - cl - 1), path);
+    return len < n;
 }
 
 fd_status fd_model_load(const char *path, const fd_model_params *params, fd_model **out) {
@@ -177,12 +241,10 @@ fd_status fd_model_load(const char *path, const fd_model_params *params, fd_mode
     if (!params) params = &def;
     fd_model *m = calloc(1, sizeof *m);
     if (!m) return fd__error(FD_ERR_OOM, "fd_model_load: out of memory");
-    fd_status s = fd_gguf_open(path, &m->gguf);
-    if (s == FD_OK) s = read_hparams(m, path);
+    char dir[4096];
+    fd_status s = hf_dir_of(path, dir, sizeof dir) ? open_hf(m, dir) : open_gguf(m, path);
     if (s == FD_OK) s = load_weights(m, path, params->progress && isatty(2));
     if (s == FD_OK) s = fd__threadpool_create(params->n_threads, &m->pool);
-    if (s == FD_OK) s = fd__tokenizer_from_gguf(m->gguf, &m->tok);
-    if (s == FD_OK) s = copy_chat_template(m);
     if (s != FD_OK) {
         fd_model_free(m);
         return s;
@@ -199,7 +261,9 @@ void fd_model_free(fd_model *m) {
     free(m->chat_template);
     fd__threadpool_free(m->pool);
     free(m->layers);
+    free(m->f32_copies);
     fd_gguf_close(m->gguf);
+    fd__hf_close(m->hf);
     free(m);
 }
 

@@ -69,7 +69,7 @@ static fd_status parse_tensor(fd__st_file *f, const char *key, json_t *e, fd_ggu
     t->name = key;
     if (!json_is_object(e)) return fd__error(FD_ERR_FORMAT, "%s: header entry %s is not an object", f->name, key);
     FD_TRY(dtype_of(f, key, e, &t->type));
-    uint64_t elems;
+    uint64_t elems = 0;
     FD_TRY(shape_of(f, t, e, &elems));
     json_t *off = json_object_get(e, "data_offsets");
     json_t *b = json_array_get(off, 0), *x = json_array_get(off, 1);

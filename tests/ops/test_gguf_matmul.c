@@ -208,8 +208,15 @@ static void gpu_unaligned(void) {
             int64_t m = d ? M : 3;  // f16 at M = 20 goes through the tile kernel
             make_inputs(dts[d], TYPES[ti], m, N, K, 55, x, w);
             CHECK_OK(run(env.cpu, dts[d], TYPES[ti], m, N, K, x, w, ref, 0, 0));
-            CHECK_OK(run(g, dts[d], TYPES[ti], m, N, K, x, w, y, 1, 2));
-            check_rows(y, ref, m, N, d ? 2e-2 : 1e-4, fd_ggml_type_name(TYPES[ti]));
+            fd_ggml_type t = TYPES[ti];
+            if (t == FD_GGML_F32 || t == FD_GGML_F16 || t == FD_GGML_BF16) {
+                // Float rows are read with 16-byte loads: off-grid weights are refused.
+                CHECK_STATUS(run(g, dts[d], t, m, N, K, x, w, y, 1, 2), FD_ERR_INVALID_ARG);
+                CHECK_CONTAINS(fd_last_error(), "16-byte aligned");
+                continue;
+            }
+            CHECK_OK(run(g, dts[d], t, m, N, K, x, w, y, 1, 2));
+            check_rows(y, ref, m, N, d ? 2e-2 : 1e-4, fd_ggml_type_name(t));
         }
     CHECK_STATUS(run(g, FD_F32, FD_GGML_Q8_0, M, N, K, x, w, y, 0, 1), FD_ERR_INVALID_ARG);
     CHECK_CONTAINS(fd_last_error(), "aligned");

@@ -288,6 +288,11 @@ extern "C" fd_status fd__cuda_gguf_matmul(const fd__launch *l, const fd__gguf_ma
         return fd__error(FD_ERR_INVALID_ARG, "gguf_matmul: w at %p is not 2-byte aligned; "
                          "GGUF tensors are 32-byte aligned, pass the tensor's own start",
                          (const void *)a->w);
+    bool flt = a->wtype == FD_GGML_F32 || a->wtype == FD_GGML_F16 || a->wtype == FD_GGML_BF16;
+    if (flt && ((uintptr_t)a->w % 16 || a->row_bytes % 16))
+        return fd__error(FD_ERR_INVALID_ARG, "gguf_matmul: %s weights are read with 16-byte loads; w at %p "
+                         "(row of %zu bytes) is not 16-byte aligned; pass the tensor's own start",
+                         fd_ggml_type_name(a->wtype), (const void *)a->w, (size_t)a->row_bytes);
     if ((a->m + GV_MCHUNK - 1) / GV_MCHUNK > 65535 || (a->m + TL_BM - 1) / TL_BM > 65535)
         return fd__error(FD_ERR_INVALID_ARG, "gguf_matmul: M = %lld is too large; split the call",
                          (long long)a->m);
