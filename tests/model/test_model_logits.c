@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// The default model against Hugging Face transformers (an independent
+// implementation): tests/fixtures/smollm2_logits.json holds, per prompt and
+// position, the top-32 logits transformers computed from the same GGUF
+// (scripts/make_model_fixtures.py). fdeploy's CPU backend — and the GPU one
+// when present — must agree on the top-1 token everywhere, with the max
+// |logit error| over those entries stated and bounded; greedy generation of 64
+// tokens on the CPU must equal transformers' exactly.
+#include <jansson.h>
+#include <unistd.h>
+
+#include "fd_test.h"
+#include "fdeploy/engine.h"
+#include "fdeploy/generate.h"
+#include "model/forward_gpu.h"
+
+static fd_test_env env;
+static fd_model *model;
+static json_t *fixture;
+
+static int setup_all(void) {
+    const char *path = getenv("FDEPLOY_TEST_MODEL");
+    if (!path) path = FD_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+    if (access(path, R_OK) != 0) {
+        fd_test_skip("no model at %s (scripts/setup.sh installs it)", path);
+        return 0;
+    }
+    if (!fixture) {
+        json_error_t err;
+        fixture = json_load_file(FD_SOURCE_DIR "/tests/fixtures/smollm2_logits.json", 0, &err);
+        if (!fixture) {
+            fd_test_skip("no fixture tests/fixtures/smollm2_logits.json (%s); make it with scripts/make_model_fixtures.py", err.text);
+            return 0;
+        }
+    }
+    if (!model) {
+        fd_model_params mp = {0, 0};
+        CHECK_OK(fd_model_load(path, &mp, &model));
+    }
+    return model != NULL;
+}
+
+static int case_ids(json_t *c, int32_t *ids, int cap) {
+    json_t *a = json_object_get(c, "ids");
+    int n = (int)json_array_size(a);
+    for (int i = 0; i < n && i < cap; i++) ids[i] = (int32_t)json_integer_value(json_array_get(a, i));
+    return n < cap ? n : cap;
+}
+
+// Compares one position's logits with the fixture's top-32; returns max |err|.
+static double compare_pos(json_t *c, int p, const float *lg, int *top1_ok) {
+    json_t *ti = json_array_get(json_object_get(c, "top_ids"), (size_t)p);
+    json_t *tl = json_array_get(json_object_get(c, "top_logits"), (size_t)p);
+    double md = 0;
+    int V = fd_model_get_info(model)->n_vocab, best = 0;
+    for (int v = 1; v < V; v++) if (lg[v] > lg[best]) best = v;
+    int ref_best = (int)json_integer_value(json_array_get(ti, 0));
+    // A near-tie (within 1e-3) may flip between implementations: accept either.
+    double gap = json_real_value(json_array_get(tl, 0)) - json_real_value(json_array_get(tl, 1));
+    *top1_ok = best == ref_best || (gap < 1e-3 && best == (int)json_integer_value(json_array_get(ti, 1)));
+    for (size_t j = 0; j < json_array_size(ti); j++) {
+        int id = (int)json_integer_value(json_array_get(ti, j));
+        md = fmax(md, fabs(lg[id] - json_number_value(json_array_get(tl, j))));
+    }
+    return md;
+}
+
+static void cpu_logits_match_transformers(void) {
+    if (!setup_all()) return;
+    json_t *cases = json_object_get(fixture, "cases");
+    int V = fd_model_get_info(model)->n_vocab, mism = 0, total = 0;
+    double worst = 0;
+    for (size_t ci = 0; ci < json_array_size(cases); ci++) {
+        json_t *c = json_array_get(cases, ci);
+        int32_t ids[512];
+        int n = case_ids(c, ids, 512);
+        float *lg = malloc((size_t)n * V * sizeof(float));
+        fd_session *s;
+        CHECK_OK(fd_session_create(model, 1024, &s));
+        CHECK_OK(fd_session_eval(s, ids, n, lg, 1));
+        for (int p = 0; p < n; p++) {
+            int ok;
+            worst = fmax(worst, compare_pos(c, p, lg + (size_t)p * V, &ok));
+            mism += !ok;
+            total++;
+        }
+        fd_session_free(s);
+        free(lg);
+    }
+    printf("  CPU vs transformers: %d positions, top-1 mismatches %d, max |logit err| %.4f\n", total, mism, worst);
+    CHECK_EQ_I64(mism, 0);
+    CHECK(worst < 0.05);
+}
+
+static void cpu_greedy_64_matches_transformers(void) {
+    if (!setup_all()) return;
+    json_t *c = json_array_get(json_object_get(fixture, "cases"), 0), *g = json_object_get(c, "greedy");
+    int32_t ids[512], out[64];
+    int n = case_ids(c, ids, 512), want = (int)json_array_size(g);
+    fd_session *s;
+    CHECK_OK(fd_session_create(model, 1024, &s));
+    fd_generate_params gp;
+    memset(&gp, 0, sizeof gp);
+    gp.max_tokens = want;
+    gp.sampling.top_p = 1;
+    gp.sampling.repetition_penalty = 1;
+    fd_generate_stats st;
+    CHECK_OK(fd_generate(s, fd_model_tokenizer(model), ids, n, &gp, NULL, NULL, out, 64, &st));
+    int same = 0;
+    while (same < st.n_generated && same < want && out[same] == json_integer_value(json_array_get(g, (size_t)same))) same++;
+    printf("  greedy: %d of %d tokens identical to transformers (generated %d)\n", same, want, st.n_generated);
+    // transformers stops at EOS too: compare up to the shorter of the two.
+    CHECK(same == want || same == st.n_generated);
+    fd_session_free(s);
+}
+
+static void gpu_logits_match_transformers(void) {
+    if (!setup_all()) return;
+    if (!fd_test_gpu_for(&env, "append_attention")) return;
+    json_t *cases = json_object_get(fixture, "cases");
+    int V = fd_model_get_info(model)->n_vocab, mism = 0, total = 0;
+    double worst = 0;
+    float *lg = malloc((size_t)V * sizeof(float));
+    for (size_t ci = 0; ci < json_array_size(cases); ci++) {
+        json_t *c = json_array_get(cases, ci);
+        int32_t ids[512], blocks[16];
+        int n = case_ids(c, ids, 512);
+        for (int i = 0; i < 16; i++) blocks[i] = 15 - i;
+        fd__gpu_runner *r;
+        CHECK_OK(fd__gpu_runner_create(model, env.gpu, 16, 64, 64, 1, 1024, &r));
+        if (!r) break;
+        const int32_t *bl = blocks;
+        for (int p = 0; p < n; p++) {  // one decode step per position: every position's logits
+            int one = 1, want = 1, ok;
+            fd__cpu_batch b = {1, ids + p, &p, &one, &bl, &want};
+            CHECK_OK(fd__gpu_forward(r, &b, lg));
+            worst = fmax(worst, compare_pos(c, p, lg, &ok));
+            mism += !ok;
+            total++;
+        }
+        fd__gpu_runner_free(r);
+    }
+    free(lg);
+    printf("  GPU (kernels as SM%d) vs transformers: %d positions, top-1 mismatches %d, max |logit err| %.4f\n",
+           fd_ctx_effective_sm(env.gpu), total, mism, worst);
+    CHECK(mism <= total / 100);  // f16 activations: rare flips of near-ties allowed, stated
+    CHECK(worst < 0.5);
+}
+
+static void setup(void) { fd_test_env_open(&env); }
+static void teardown(void) {
+    fd_model_free(model);
+    json_decref(fixture);
+    fd_test_env_close(&env);
+}
+
+FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_logits_match_transformers), FD_CASE(cpu_greedy_64_matches_transformers),
+             FD_CASE(gpu_logits_match_transformers), FD_CASE(teardown))
