@@ -262,14 +262,14 @@ fd_status fd_engine_submit(fd_engine *e, const int32_t *prompt, int n, const fd_
     s->fn = fn;
     s->user = user;
     pthread_mutex_lock(&e->mu);
-    s->id = e->next_id++;
+    uint64_t id = s->id = e->next_id++;  // read under the lock: the engine may free s right after
     fd_status st = push_inbox(e, s);
     pthread_mutex_unlock(&e->mu);
     if (st != FD_OK) {
         seq_free(s);
         return st;
     }
-    if (request_id) *request_id = s->id;
+    if (request_id) *request_id = id;
     return FD_OK;
 }
 

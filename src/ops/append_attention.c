@@ -369,7 +369,7 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
                               const fd_tensor *seq_lens_this_time,
                               const fd_tensor *block_tables, const fd_attention_opts *opts,
                               float scale, fd_tensor *out) {
-    fd__attn_args a;
+    fd__attn_args a = {0};
     memset(&a, 0, sizeof a);
     fd_attention_opts none;
     memset(&none, 0, sizeof none);

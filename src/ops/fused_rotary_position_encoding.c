@@ -122,7 +122,7 @@ fd_status fd_fused_rotary_position_encoding(fd_ctx *ctx, fd_tensor *query, fd_te
         return fd__error(FD_ERR_INVALID_ARG, "%s: head_size must be > 0, got %d", OP, head_size);
     if (!query || query->ndim < 1)
         return fd__error(FD_ERR_INVALID_ARG, "%s: query must be [num_tokens, ...]", OP);
-    fd__rotary_args a;
+    fd__rotary_args a = {0};
     memset(&a, 0, sizeof a);
     a.num_tokens = query->ne[0];
     a.dtype = query->dtype;

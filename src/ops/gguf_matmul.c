@@ -135,7 +135,7 @@ static fd_status prepare(const fd_tensor *x, const fd_tensor *w, fd_ggml_type wt
 
 fd_status fd_gguf_matmul(fd_ctx *ctx, const fd_tensor *x, const fd_tensor *w,
                          fd_ggml_type wtype, int64_t k, fd_tensor *y) {
-    fd__gguf_matmul_args a;
+    fd__gguf_matmul_args a = {0};
     FD_TRY(prepare(x, w, wtype, k, y, &a));
     int variant;
     fd__launch l;

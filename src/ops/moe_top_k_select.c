@@ -109,7 +109,7 @@ fd_status fd_moe_top_k_select(fd_ctx *ctx, const fd_tensor *gating_logits,
                               const fd_tensor *bias, int k, fd_moe_scoring scoring,
                               int renormalize, fd_tensor *topk_ids,
                               fd_tensor *topk_weights) {
-    fd__moe_top_k_args a;
+    fd__moe_top_k_args a = {0};
     memset(&a, 0, sizeof a);
     FD_TRY(check_args(gating_logits, bias, k, (int)scoring, topk_ids, topk_weights, &a));
     a.renormalize = renormalize != 0;

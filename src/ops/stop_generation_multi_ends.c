@@ -143,7 +143,7 @@ fd_status fd_stop_generation_multi_ends(fd_ctx *ctx, fd_tensor *topk_ids, fd_ten
                                         const fd_tensor *max_tokens, int beam_search,
                                         int prefill_one_step_stop) {
     FD_TRY(fd__check_slots(OP, "topk_ids", topk_ids, FD_I64, 0));
-    fd__stop_args a;
+    fd__stop_args a = {0};
     memset(&a, 0, sizeof a);
     a.bs = topk_ids->ne[0];
     FD_TRY(fd__check_slots(OP, "stop_flags", stop_flags, FD_BOOL, a.bs));

@@ -180,7 +180,7 @@ fd_status fd_token_penalty_multi_scores(fd_ctx *ctx, const fd_tensor *pre_ids,
     if (logits->dtype != FD_F32 && logits->dtype != FD_F16 && logits->dtype != FD_BF16)
         return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "%s: logits have dtype %s; use f32, f16 or bf16",
                          OP, fd_dtype_name(logits->dtype));
-    fd__penalty_args a;
+    fd__penalty_args a = {0};
     memset(&a, 0, sizeof a);
     a.logits = logits->data;
     a.dtype = logits->dtype;

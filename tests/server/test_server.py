@@ -92,6 +92,8 @@ class Server:
                 self.proc.wait()
         self.proc.stdout.close()
         self.log.close()
+        if self.proc.returncode == 0:
+            os.unlink(self.log.name)
         return self.proc.returncode
 
 
@@ -411,16 +413,19 @@ class Load(unittest.TestCase):
         self.assertGreaterEqual(mid["fdeploy_prefix_cache_queries_total"], before["fdeploy_prefix_cache_queries_total"])
 
     def test_disconnect_storm(self):
-        body = json.dumps({"messages": chat("Write a long story about a dragon."), "max_tokens": 200,
-                           "ignore_eos": True, "stream": True}).encode()
-        req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        def request(stream):
+            body = json.dumps({"messages": chat("Write a long story about a dragon."), "max_tokens": 200,
+                               "ignore_eos": True, "stream": stream}).encode()
+            return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n" % len(body)) + body
 
         def drop(i):
+            # a third leave a non-streamed request at once, a third a stream after its headers,
+            # a third after the first token
             s = socket.create_connection(("127.0.0.1", SRV.port), timeout=120)
-            s.sendall(req)
+            s.sendall(request(i % 3 != 0))
             got = b""
-            want = b"data:" if i % 2 else b"HTTP/1.1"  # half leave after the first chunk, half at once
+            want = [b"", b"HTTP/1.1", b"data: {"][i % 3]
             while want not in got:
                 data = s.recv(4096)
                 if not data:
@@ -429,9 +434,11 @@ class Load(unittest.TestCase):
             s.close()
             return want in got
 
+        before = SRV.metrics()
         with cf.ThreadPoolExecutor(100) as ex:
             ok = list(ex.map(drop, range(100)))
         self.assertTrue(all(ok))
+        time.sleep(0.5)
         deadline = time.time() + 60
         while time.time() < deadline:
             m = SRV.metrics()
@@ -441,6 +448,8 @@ class Load(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(m["fdeploy_kv_cache_blocks_used"], 0, "KV blocks still held after the clients left")
         self.assertEqual(m["fdeploy_requests_running"], 0)
+        generated = m["fdeploy_generation_tokens_total"] - before["fdeploy_generation_tokens_total"]
+        self.assertLess(generated, 100 * 200 / 2, "the requests were aborted, not run to the end")
         r = SRV.client().completions.create(model=MODEL_ID, prompt="Still alive?", max_tokens=2)
         self.assertEqual(len(r.choices), 1)
 
