@@ -38,7 +38,7 @@ def main():
         case = {"text": text, "ids": ids,
                 "top_ids": top.indices.tolist(),
                 "top_logits": [[round(v, 4) for v in row] for row in top.values.tolist()]}
-        if i == 0:
+        if i in (0, 2):  # a short answer, and a long one (code) for 64 greedy tokens
             with torch.no_grad():
                 gen = model.generate(torch.tensor([ids]), max_new_tokens=64, do_sample=False)
             case["greedy"] = gen[0, len(ids):].tolist()

@@ -76,7 +76,8 @@ static inline int fd_test_run(const fd_test_case *cases, int n) {
     int pass = 0, fail = 0, skip = 0;
     const char *only = getenv("FD_TEST_ONLY");
     for (int i = 0; i < n; i++) {
-        if (only && !strstr(cases[i].name, only)) continue;
+        int fixture = !strcmp(cases[i].name, "setup") || !strcmp(cases[i].name, "teardown");
+        if (only && !fixture && !strstr(cases[i].name, only)) continue;
         fd_test_failed_ = 0;
         fd_test_skip_[0] = '\0';
         fd_clear_error();

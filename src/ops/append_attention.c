@@ -66,10 +66,22 @@ size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, 
                                           int64_t max_blocks_per_seq, int block_size,
                                           int64_t max_kv_len) {
     if (!ctx || !fd_ctx_is_cuda(ctx) || token_num < 0 || bsz < 0) return 0;
-    fd__attn_plan p;
     int64_t kv = max_kv_len > 0 ? max_kv_len : max_blocks_per_seq * block_size;
+    // Fewer tokens can mean more KV splits: the size is the largest over every
+    // batch up to these bounds, so one workspace serves all of them.
+    size_t most = 0;
+    for (int64_t t = 1; t <= token_num; t++) {
+        int64_t bs[2] = {1, bsz < t ? bsz : t};
+        for (int i = 0; i < 2; i++) {
+            fd__attn_plan p;
+            make_plan(ctx_sms(ctx), t, bs[i] > 0 ? bs[i] : 1, n_q_heads, n_kv_heads, head_dim, kv, &p);
+            size_t need = p.meta_bytes + p.part_bytes;
+            if (need > most) most = need;
+        }
+    }
+    fd__attn_plan p;  // meta bytes of the largest batch
     make_plan(ctx_sms(ctx), token_num, bsz, n_q_heads, n_kv_heads, head_dim, kv, &p);
-    return p.meta_bytes + p.part_bytes;
+    return most > p.meta_bytes + p.part_bytes ? most + p.meta_bytes : p.meta_bytes + p.part_bytes;
 }
 
 // ---- C reference

@@ -94,7 +94,12 @@ static void cpu_logits_match_transformers(void) {
 
 static void cpu_greedy_64_matches_transformers(void) {
     if (!setup_all()) return;
-    json_t *c = json_array_get(json_object_get(fixture, "cases"), 0), *g = json_object_get(c, "greedy");
+    json_t *cases = json_object_get(fixture, "cases"), *c = NULL, *g = NULL;
+    for (size_t i = 0; i < json_array_size(cases); i++) {  // the longest greedy reference
+        json_t *ci = json_array_get(cases, i), *gi = json_object_get(ci, "greedy");
+        if (gi && (!g || json_array_size(gi) > json_array_size(g))) { c = ci; g = gi; }
+    }
+    if (!g) { fd_test_skip("the fixture has no greedy reference"); return; }
     int32_t ids[512], out[64];
     int n = case_ids(c, ids, 512), want = (int)json_array_size(g);
     fd_session *s;
