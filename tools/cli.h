@@ -8,6 +8,7 @@ int fd_cmd_selftest(int argc, char **argv);
 int fd_cmd_run(int argc, char **argv);
 int fd_cmd_bench(int argc, char **argv);
 int fd_cmd_serve(int argc, char **argv);
+int fd_cmd_bench_ops(int argc, char **argv);
 // $FDEPLOY_MODEL, else the model scripts/setup.sh installs.
 const char *fd_cli_default_model(void);
 

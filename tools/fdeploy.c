@@ -15,6 +15,7 @@ static void usage(FILE *f) {
             "  run [-m model.gguf] -p TEXT  generate (fdeploy run -h for options)\n"
             "  bench [-m model.gguf] [-p 512] [-n 128] [--device cpu|N]  pp/tg tokens/s\n"
             "  serve [-m model.gguf]      OpenAI-compatible HTTP server (fdeploy serve -h)\n"
+            "  bench-ops [--device N|cpu] [--iters N] [--op NAME]  time every op at batch 64\n"
             "  version                    print the version and build\n"
             "environment: FDEPLOY_DEVICE=cpu forces the CPU backend; FDEPLOY_SYNC=1 checks\n"
             "every kernel synchronously; FDEPLOY_LOG=debug|info|warn|error\n");
@@ -31,6 +32,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return fd_cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0) return fd_cmd_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0) return fd_cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench-ops") == 0) return fd_cmd_bench_ops(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         fd_build_info b;
         fd_build_info_get(&b);

@@ -121,6 +121,9 @@ static int run_on_engine(fd_model *m, const run_opts *o, const int32_t *ids, int
         fprintf(stderr, "fdeploy run: %s\n", fd_last_error());
         return 1;
     }
+    char desc[512];
+    fd_engine_describe(e, desc, sizeof desc);
+    fprintf(stderr, "fdeploy: %s\n", desc);
     fd_request_params rp;
     fd_request_params_default(&rp);
     rp.sampling = o->sp;

@@ -129,6 +129,8 @@ int fd_cmd_serve(int argc, char **argv) {
     char summary[512];
     fd_model_summary(m, fd_engine_max_model_len(e), summary, sizeof summary);
     fprintf(stderr, "fdeploy: %s\n", summary);
+    fd_engine_describe(e, summary, sizeof summary);
+    fprintf(stderr, "fdeploy: %s\n", summary);
     fd_status st = fd_server_run(e, m, &o.srv);
     if (st != FD_OK) fprintf(stderr, "fdeploy serve: %s\n", fd_last_error());
     fd_engine_free(e);

@@ -103,6 +103,9 @@ typedef struct fd_engine_stats {
 extern const double fd_engine_latency_buckets[16];
 void fd_engine_get_stats(fd_engine *e, fd_engine_stats *out);
 int fd_engine_max_model_len(const fd_engine *e);
+// One line: the backend (CPU threads/SIMD, or the GPU, its SM and the arch its
+// kernels run as) and the KV pool (blocks, tokens, bytes).
+void fd_engine_describe(const fd_engine *e, char *buf, size_t n);
 
 #ifdef __cplusplus
 }

@@ -1,24 +1,49 @@
 // SPDX-License-Identifier: Apache-2.0
-// Thread pool: workers sleep on a condition variable between jobs; a job is
-// one range function split into equal chunks, the caller runs chunk 0.
+// Thread pool: a job is one range function split into equal chunks, the
+// caller runs chunk 0. Decode issues a few hundred short jobs per token, so
+// both sides spin first: a worker polls the job counter for a while after its
+// last job (then sleeps on a condition variable), and the caller polls the
+// pending count (then sleeps). The spins are bounded in time, so an idle pool
+// or an oversubscribed machine ends up sleeping as before.
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
 #include "core/threadpool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+enum { SPIN_NS = 1000000 };  // spin up to 1 ms before sleeping
 
 struct fd_threadpool {
     int n;                  // threads including the caller
     pthread_t *workers;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    uint64_t generation;    // bumped per job
-    int pending, quit;
+    _Atomic uint64_t generation;  // bumped per job (release: publishes the job)
+    atomic_int pending;           // workers still running the current job
+    atomic_int sleepers;          // workers blocked (or about to block) on `wake`
+    atomic_int quit;
     fd_range_fn fn;
     void *arg;
     int64_t total, grain;
 };
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void chunk(const fd_threadpool *tp, int idx, int64_t *b, int64_t *e) {
     int64_t units = (tp->total + tp->grain - 1) / tp->grain;
@@ -31,25 +56,48 @@ static void chunk(const fd_threadpool *tp, int idx, int64_t *b, int64_t *e) {
 
 typedef struct worker_arg { fd_threadpool *tp; int idx; } worker_arg;
 
+// Waits until the generation moves past `seen` (or quit); returns the new one.
+static uint64_t wait_job(fd_threadpool *tp, uint64_t seen) {
+    int64_t deadline = 0;
+    for (int i = 0;; i++) {
+        uint64_t g = atomic_load_explicit(&tp->generation, memory_order_acquire);
+        if (g != seen || atomic_load_explicit(&tp->quit, memory_order_relaxed)) return g;
+        cpu_relax();
+        if ((i & 255) != 255) continue;
+        int64_t t = now_ns();
+        if (!deadline) deadline = t + SPIN_NS;
+        if (t >= deadline) break;
+    }
+    pthread_mutex_lock(&tp->mu);
+    // seq_cst pairs with the caller's store of generation, load of sleepers:
+    // either it sees this sleeper and broadcasts, or this sees its generation.
+    atomic_fetch_add(&tp->sleepers, 1);
+    uint64_t g;
+    while ((g = atomic_load(&tp->generation)) == seen && !atomic_load(&tp->quit))
+        pthread_cond_wait(&tp->wake, &tp->mu);
+    atomic_fetch_sub(&tp->sleepers, 1);
+    pthread_mutex_unlock(&tp->mu);
+    return g;
+}
+
 static void *worker_main(void *p) {
     worker_arg *wa = p;
     fd_threadpool *tp = wa->tp;
     int idx = wa->idx;
     free(wa);
     uint64_t seen = 0;
-    pthread_mutex_lock(&tp->mu);
     for (;;) {
-        while (!tp->quit && tp->generation == seen) pthread_cond_wait(&tp->wake, &tp->mu);
-        if (tp->quit) break;
-        seen = tp->generation;
-        pthread_mutex_unlock(&tp->mu);
+        seen = wait_job(tp, seen);
+        if (atomic_load(&tp->quit)) break;
         int64_t b, e;
         chunk(tp, idx, &b, &e);
         if (b < e) tp->fn(tp->arg, b, e);
-        pthread_mutex_lock(&tp->mu);
-        if (--tp->pending == 0) pthread_cond_signal(&tp->done);
+        if (atomic_fetch_sub_explicit(&tp->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&tp->mu);  // the caller may be asleep on `done`
+            pthread_cond_signal(&tp->done);
+            pthread_mutex_unlock(&tp->mu);
+        }
     }
-    pthread_mutex_unlock(&tp->mu);
     return NULL;
 }
 
@@ -64,6 +112,10 @@ fd_status fd__threadpool_create(int n, fd_threadpool **out) {
     pthread_mutex_init(&tp->mu, NULL);
     pthread_cond_init(&tp->wake, NULL);
     pthread_cond_init(&tp->done, NULL);
+    atomic_init(&tp->generation, 0);
+    atomic_init(&tp->pending, 0);
+    atomic_init(&tp->sleepers, 0);
+    atomic_init(&tp->quit, 0);
     tp->workers = calloc((size_t)n, sizeof *tp->workers);
     if (!tp->workers) {
         free(tp);
@@ -88,7 +140,7 @@ fd_status fd__threadpool_create(int n, fd_threadpool **out) {
 void fd__threadpool_free(fd_threadpool *tp) {
     if (!tp) return;
     pthread_mutex_lock(&tp->mu);
-    tp->quit = 1;
+    atomic_store(&tp->quit, 1);
     pthread_cond_broadcast(&tp->wake);
     pthread_mutex_unlock(&tp->mu);
     for (int i = 1; i < tp->n; i++) pthread_join(tp->workers[i], NULL);
@@ -108,19 +160,33 @@ void fd__parallel_for(fd_threadpool *tp, int64_t n, int64_t grain, fd_range_fn f
         fn(arg, 0, n);
         return;
     }
-    pthread_mutex_lock(&tp->mu);
+    // Workers are idle here (the previous job's pending reached 0), so the
+    // plain job fields can be written; the generation bump publishes them.
     tp->fn = fn;
     tp->arg = arg;
     tp->total = n;
     tp->grain = grain;
-    tp->pending = tp->n - 1;
-    tp->generation++;
-    pthread_cond_broadcast(&tp->wake);
-    pthread_mutex_unlock(&tp->mu);
+    atomic_store_explicit(&tp->pending, tp->n - 1, memory_order_relaxed);
+    atomic_fetch_add(&tp->generation, 1);  // seq_cst: see wait_job
+    if (atomic_load(&tp->sleepers) > 0) {
+        pthread_mutex_lock(&tp->mu);
+        pthread_cond_broadcast(&tp->wake);
+        pthread_mutex_unlock(&tp->mu);
+    }
     int64_t b, e;
     chunk(tp, 0, &b, &e);
     if (b < e) fn(arg, b, e);
-    pthread_mutex_lock(&tp->mu);
-    while (tp->pending > 0) pthread_cond_wait(&tp->done, &tp->mu);
-    pthread_mutex_unlock(&tp->mu);
+    int64_t deadline = 0;
+    for (int i = 0; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0; i++) {
+        cpu_relax();
+        if ((i & 255) != 255) continue;
+        int64_t t = now_ns();
+        if (!deadline) deadline = t + SPIN_NS;
+        if (t < deadline) continue;
+        pthread_mutex_lock(&tp->mu);
+        while (atomic_load_explicit(&tp->pending, memory_order_acquire) > 0)
+            pthread_cond_wait(&tp->done, &tp->mu);
+        pthread_mutex_unlock(&tp->mu);
+        break;
+    }
 }

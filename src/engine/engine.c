@@ -2,6 +2,7 @@
 // The engine's public side: parameters, creation (KV pool sizing), the engine
 // thread, submission and aborts from other threads, statistics.
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -296,3 +297,18 @@ void fd_engine_get_stats(fd_engine *e, fd_engine_stats *out) {
 }
 
 void fd__engine_free_seq(fd__seq *s) { seq_free(s); }
+
+void fd_engine_describe(const fd_engine *e, char *buf, size_t n) {
+    int blocks = fd__kv_blocks_total(e->kb);
+    size_t bb = e->gpu ? fd__gpu_kv_block_bytes(e->m, e->p.block_size) : fd__cpu_kv_block_bytes(e->m, e->p.block_size);
+    char backend[256];
+    if (e->gpu) {
+        const fd_device_info *d = fd_platform_device(e->platform, e->p.device);
+        snprintf(backend, sizeof backend, "CUDA device %d (%s, SM%d, kernels as SM%d via %s)", e->p.device, d->name,
+                 d->sm, d->effective_sm, fd_image_kind_name(d->image));
+    } else {
+        snprintf(backend, sizeof backend, "CPU");
+    }
+    snprintf(buf, n, "backend %s, KV cache %d blocks x %d tokens (%.1f MiB, %s)", backend, blocks, e->p.block_size,
+             (double)blocks * bb / 1048576.0, e->gpu ? "f16" : "f32");
+}

@@ -15,36 +15,73 @@ struct fd__cpu_scratch {
     int max_tokens, q_dim, kv_dim;
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2;
     int *tok_seq, *tok_pos;   // per token: its sequence, its position
+    float *rope;              // per token: head_dim/2 cosines, then head_dim/2 sines
+    fd__q8_block *xq;         // a matmul's input quantized to 8 bits
+    int64_t xq_blocks;
 };
 
 // ---- matmul over the pool
 
+// Up to 3 weights with the same input (q/k/v, gate/up) run as one pool job
+// over their concatenated rows: one wake-up, and x is quantized once.
+enum { MM_MAX = 3 };
+
 typedef struct mm_job {
-    const fd_weight *w;
+    int n_w;
+    const fd_weight *w[MM_MAX];
+    float *y[MM_MAX];
+    int64_t row0[MM_MAX + 1];  // first row of weight i in the concatenation
     const float *x;
-    int n_tok;
-    float *y;
-    int64_t ldy;
-    int avx2;
+    const fd__q8_block *xq;    // x quantized (integer kernels), or NULL
+    int n_tok, avx2;
 } mm_job;
 
 static void mm_range(void *arg, int64_t r0, int64_t r1) {
     const mm_job *j = arg;
-    float *scratch = malloc((size_t)j->w->ne0 * sizeof(float));
-    if (!scratch) FD_ASSERT(!"out of memory for a row buffer");
-    fd__matmul_rows(j->w->type, j->w->data, j->w->ne0, j->x, j->n_tok, j->y, j->ldy, r0, r1, scratch,
-                    j->avx2);
-    free(scratch);
+    for (int i = 0; i < j->n_w; i++) {
+        int64_t b = r0 > j->row0[i] ? r0 : j->row0[i], e = r1 < j->row0[i + 1] ? r1 : j->row0[i + 1];
+        if (b >= e) continue;
+        const fd_weight *w = j->w[i];
+        b -= j->row0[i];
+        e -= j->row0[i];
+        if (j->xq) {
+            fd__matmul_rows_q8(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e);
+            continue;
+        }
+        float *scratch = malloc((size_t)w->ne0 * sizeof(float));
+        if (!scratch) FD_ASSERT(!"out of memory for a row buffer");
+        fd__matmul_rows(w->type, w->data, w->ne0, j->x, j->n_tok, j->y[i], w->ne1, b, e, scratch, j->avx2);
+        free(scratch);
+    }
 }
 
-// y[t][0..rows) = W x[t] (+ bias).
-static void matmul(fd_model *m, const fd_weight *w, const fd_weight *bias, const float *x, int n_tok,
+// y_i[t][0..rows_i) = W_i x[t] (+ bias_i) for the n_w weights (same row length).
+static void matmul_n(fd_model *m, fd__cpu_scratch *s, int n_w, const fd_weight *const *w,
+                     const fd_weight *const *bias, const float *x, int n_tok, float *const *y) {
+    mm_job j = {.n_w = n_w, .x = x, .n_tok = n_tok, .avx2 = m->avx2};
+    int q8 = m->avx2;
+    for (int i = 0; i < n_w; i++) {
+        j.w[i] = w[i];
+        j.y[i] = y[i];
+        j.row0[i + 1] = j.row0[i] + w[i]->ne1;
+        q8 = q8 && fd__quant_q8_supported(w[i]->type, w[i]->ne0);
+    }
+    int64_t k = w[0]->ne0, nb = k / 32;
+    if (q8 && (int64_t)n_tok * nb <= s->xq_blocks) {
+        for (int t = 0; t < n_tok; t++) fd__quantize_row_q8(x + t * k, k, s->xq + t * nb);
+        j.xq = s->xq;
+    }
+    fd__parallel_for(m->pool, j.row0[n_w], 16, mm_range, &j);
+    for (int i = 0; i < n_w; i++)
+        if (bias && bias[i] && bias[i]->data)
+            for (int t = 0; t < n_tok; t++)
+                for (int64_t r = 0; r < w[i]->ne1; r++)
+                    y[i][t * w[i]->ne1 + r] += ((const float *)bias[i]->data)[r];
+}
+
+static void matmul(fd_model *m, fd__cpu_scratch *s, const fd_weight *w, const float *x, int n_tok,
                    float *y) {
-    mm_job j = {w, x, n_tok, y, w->ne1, m->avx2};
-    fd__parallel_for(m->pool, w->ne1, 16, mm_range, &j);
-    if (bias && bias->data)
-        for (int t = 0; t < n_tok; t++)
-            for (int64_t r = 0; r < w->ne1; r++) y[t * w->ne1 + r] += ((const float *)bias->data)[r];
+    matmul_n(m, s, 1, &w, NULL, x, n_tok, &y);
 }
 
 static void rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
@@ -54,18 +91,22 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
     for (int i = 0; i < n; i++) out[i] = x[i] * inv * w[i];
 }
 
-// Rotary on n_heads head vectors at position pos (angles computed once).
-static void rope_heads(float *v, int n_heads, int head_dim, int pos, double base, int neox) {
-    enum { MAX_HALF = 256 };
-    float c[MAX_HALF], s[MAX_HALF];
+// Cosines and sines of the rotary angles at position pos (head_dim/2 each).
+static void rope_table(float *cs, int head_dim, int pos, double base) {
     int half = head_dim / 2;
-    for (int i = 0; i < half && i < MAX_HALF; i++) {
+    for (int i = 0; i < half; i++) {
         double a = pos * pow(base, -2.0 * i / head_dim);
-        c[i] = (float)cos(a);
-        s[i] = (float)sin(a);
+        cs[i] = (float)cos(a);
+        cs[half + i] = (float)sin(a);
     }
+}
+
+// Rotary on n_heads head vectors (table from rope_table).
+static void rope_heads(float *v, int n_heads, int head_dim, const float *cs, int neox) {
+    int half = head_dim / 2;
+    const float *c = cs, *s = cs + half;
     for (int h = 0; h < n_heads; h++, v += head_dim)
-        for (int i = 0; i < half && i < MAX_HALF; i++) {
+        for (int i = 0; i < half; i++) {
             int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
             float x0 = v[i0], x1 = v[i1];
             v[i0] = x0 * c[i] - x1 * s[i];
@@ -166,8 +207,9 @@ static void qk_prepare(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd
             rmsnorm(q + hh * hd, q + hh * hd, L->q_norm.data, hd, h->norm_eps);
         for (int hh = 0; L->k_norm.data && hh < h->n_head_kv; hh++)
             rmsnorm(k + hh * hd, k + hh * hd, L->k_norm.data, hd, h->norm_eps);
-        rope_heads(q, h->n_head, hd, s->tok_pos[t], h->rope_base, h->rope_neox);
-        rope_heads(k, h->n_head_kv, hd, s->tok_pos[t], h->rope_base, h->rope_neox);
+        const float *cs = s->rope + (size_t)t * hd;
+        rope_heads(q, h->n_head, hd, cs, h->rope_neox);
+        rope_heads(k, h->n_head_kv, hd, cs, h->rope_neox);
         size_t at = kv_row(kv, b->blocks[s->tok_seq[t]], l, s->tok_pos[t]);
         memcpy(kv->k + at, k, (size_t)s->kv_dim * sizeof(float));
         memcpy(kv->v + at, s->v + (size_t)t * s->kv_dim, (size_t)s->kv_dim * sizeof(float));
@@ -180,19 +222,20 @@ static void layer_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const
     const fd_layer *L = &m->layers[l];
     int d = h->n_embd;
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->attn_norm.data, d, h->norm_eps);
-    matmul(m, &L->wq, &L->bq, s->xb, n, s->q);
-    matmul(m, &L->wk, &L->bk, s->xb, n, s->k);
-    matmul(m, &L->wv, &L->bv, s->xb, n, s->v);
+    const fd_weight *qkv[3] = {&L->wq, &L->wk, &L->wv}, *qkv_b[3] = {&L->bq, &L->bk, &L->bv};
+    float *qkv_y[3] = {s->q, s->k, s->v};
+    matmul_n(m, s, 3, qkv, qkv_b, s->xb, n, qkv_y);
     qk_prepare(m, kv, s, b, l, n);
     att_job aj = {m, kv, s, b, l};
     fd__parallel_for(m->pool, (int64_t)n * h->n_head, 1, att_range, &aj);
-    matmul(m, &L->wo, NULL, s->att_out, n, s->xb);
+    matmul(m, s, &L->wo, s->att_out, n, s->xb);
     for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->ffn_norm.data, d, h->norm_eps);
-    matmul(m, &L->w_gate, NULL, s->xb, n, s->hb);
-    matmul(m, &L->w_up, NULL, s->xb, n, s->hb2);
+    const fd_weight *gu[2] = {&L->w_gate, &L->w_up};
+    float *gu_y[2] = {s->hb, s->hb2};
+    matmul_n(m, s, 2, gu, NULL, s->xb, n, gu_y);
     for (size_t i = 0; i < (size_t)n * h->n_ff; i++) s->hb[i] = s->hb[i] / (1.0f + expf(-s->hb[i])) * s->hb2[i];
-    matmul(m, &L->w_down, NULL, s->hb, n, s->xb);
+    matmul(m, s, &L->w_down, s->hb, n, s->xb);
     for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
 }
 
@@ -229,6 +272,7 @@ fd_status fd__cpu_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const
     for (int t = 0; t < n; t++)
         fd__dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)b->tokens[t] * rb,
                         s->x + (size_t)t * d, d);
+    for (int t = 0; t < n; t++) rope_table(s->rope + (size_t)t * h->head_dim, h->head_dim, s->tok_pos[t], h->rope_base);
     for (int l = 0; l < h->n_layer; l++) layer_forward(m, kv, s, b, l, n);
     int n_out = 0;
     for (int i = 0, end = 0; i < b->n_seqs; i++) {
@@ -237,7 +281,7 @@ fd_status fd__cpu_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const
         rmsnorm(s->xb + (size_t)n_out * d, s->x + (size_t)(end - 1) * d, m->out_norm.data, d, h->norm_eps);
         n_out++;
     }
-    if (n_out) matmul(m, &m->output, NULL, s->xb, n_out, logits);
+    if (n_out) matmul(m, s, &m->output, s->xb, n_out, logits);
     return FD_OK;
 }
 
@@ -260,7 +304,12 @@ fd_status fd__cpu_scratch_create(const fd_model *m, int max_tokens, fd__cpu_scra
     s->hb2 = calloc(T * h->n_ff, 4);
     s->tok_seq = calloc(T, sizeof(int));
     s->tok_pos = calloc(T, sizeof(int));
-    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->tok_seq || !s->tok_pos) {
+    s->rope = calloc(T * h->head_dim, 4);
+    int64_t widest = wide > h->n_ff ? wide : h->n_ff;  // longest matmul input
+    s->xq_blocks = (int64_t)T * (widest / 32);
+    s->xq = calloc((size_t)s->xq_blocks + 1, sizeof(fd__q8_block));
+    if (!s->rope || !s->xq ||
+        !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->tok_seq || !s->tok_pos) {
         fd__cpu_scratch_free(s);
         return fd__error(FD_ERR_OOM, "forward: out of memory for %d-token batches", max_tokens);
     }
@@ -271,7 +320,7 @@ fd_status fd__cpu_scratch_create(const fd_model *m, int max_tokens, fd__cpu_scra
 void fd__cpu_scratch_free(fd__cpu_scratch *s) {
     if (!s) return;
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att_out);
-    free(s->hb); free(s->hb2); free(s->tok_seq); free(s->tok_pos);
+    free(s->hb); free(s->hb2); free(s->tok_seq); free(s->tok_pos); free(s->rope); free(s->xq);
     free(s);
 }
 

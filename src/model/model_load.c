@@ -276,7 +276,7 @@ void fd_model_summary(const fd_model *m, int n_ctx, char *buf, size_t n) {
     const fd_model_info *h = &m->info;
     double kv = 2.0 * h->n_layer * n_ctx * h->n_head_kv * h->head_dim * 4 / 1048576.0;
     snprintf(buf, n, "%s (%s), %.0fM params, %s, %.1f MiB weights, KV cache %.1f MiB for %d tokens, "
-             "backend CPU (%d threads, %s)",
+             "CPU %d threads (%s)",
              h->name[0] ? h->name : "model", h->arch, h->n_params / 1e6, h->quant,
              h->weight_bytes / 1048576.0, kv, n_ctx, fd__threadpool_size(m->pool), m->avx2 ? "AVX2" : "scalar");
 }

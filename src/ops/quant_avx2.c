@@ -1,8 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-// AVX2+FMA dot products of quantized weight rows (Q4_0, Q4_1, Q8_0) with f32
-// activations, without materializing the dequantized row: the decode path.
-// Compiled for any x86-64 with a target attribute; used only when the CPU
-// reports AVX2 and FMA at run time (fd__quant_has_avx2).
+// AVX2 dot products of quantized weight rows (Q4_0, Q4_1, Q8_0), without
+// materializing the dequantized row. Two paths:
+//  - integer (the default for these types, as llama.cpp does it): the
+//    activation row is quantized to 8-bit blocks once per matmul
+//    (fd__quantize_row_q8), then each weight block is one u8 x s8 multiply-add
+//    (maddubs + madd, or one vpdpbusd with AVX-512 VNNI) and one FMA of the
+//    int32 sums by the two scales; Q4's offset (-8 d or the min m) multiplies
+//    the block sum of x, kept with the activation block.
+//  - fused f32 (fd__dot_quant_avx2): 4-bit values converted to float and FMA'd
+//    with f32 activations; the fallback.
+// Compiled for any x86-64 with target attributes; used only when the CPU
+// reports AVX2, FMA and F16C at run time (fd__quant_has_avx2), VNNI only
+// where it reports AVX512-VL and AVX512-VNNI.
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -81,10 +91,157 @@ FD_AVX2 static float dot_q8_0(const uint8_t *b, const float *x, int64_t n) {
     return hsum(total);
 }
 
+
+// ---- integer path: 8-bit activations
+
+// 32 4-bit values of a Q4 block as unsigned bytes in element order (low
+// nibbles are elements 0..15, high nibbles 16..31).
+FD_AVX2 static inline __m256i nibbles(const uint8_t *qs) {
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    for (int64_t i = 0; i < n; i += 32, out++) {
+        __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
+        __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
+        __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1));
+        a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float amax = _mm_cvtss_f32(m);
+        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
+        __m256 mul = _mm256_set1_ps(id);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul));  // round to nearest
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));
+        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        out->d = d;
+        out->s = d * (float)_mm_cvtsi128_si32(s);
+        // packs interleave the 128-bit lanes; the permute restores element order
+        i0 = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)out->q, i0);
+    }
+}
+
+// Sums of adjacent 4-byte groups of u (unsigned) x s (signed) as 8 int32.
+#define MULSUM_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
+#define MULSUM_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
+
+// tile: one weight row of type TYPE against NT (1..4) activation rows xs[j]:
+// out[j] = W . x_j; the weight block is unpacked once for all NT rows. TYPE
+// and NT are constants at every call (always inlined), so branches fold.
+// rows: the [r0, r1) x [0, n_tok) loop, blocked so that 16 weight rows stay
+// in L1 while 32 tokens' activations stream from L2.
+#define FD_Q8_KERNELS(SFX, TGT, MULSUM)                                                          \
+    TGT static inline __attribute__((always_inline)) void tile_##SFX(                            \
+        const int type, const int nt, const uint8_t *w, const fd__q8_block *const *xs,          \
+        int64_t nb, float *out) {                                                               \
+        const int bb = type == FD_GGML_Q4_1 ? 20 : type == FD_GGML_Q4_0 ? 18 : 34;              \
+        __m256 acc[4];                                                                          \
+        float mins[4] = {0, 0, 0, 0};                                                           \
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();                              \
+        for (int64_t i = 0; i < nb; i++, w += bb) {                                             \
+            float dx = half(w), mx = 0;                                                         \
+            __m256i u, wq = _mm256_setzero_si256();                                             \
+            if (type == FD_GGML_Q8_0) {                                                         \
+                wq = _mm256_loadu_si256((const __m256i *)(w + 2));                              \
+                u = _mm256_sign_epi8(wq, wq); /* |w|; the sign moves to x */                    \
+            } else {                                                                            \
+                u = nibbles(w + (type == FD_GGML_Q4_1 ? 4 : 2));                                \
+                mx = type == FD_GGML_Q4_1 ? half(w + 2) : -8.0f * dx;                           \
+            }                                                                                   \
+            for (int j = 0; j < nt; j++) {                                                      \
+                const fd__q8_block *b = &xs[j][i];                                              \
+                __m256i s = _mm256_loadu_si256((const __m256i *)b->q);                          \
+                if (type == FD_GGML_Q8_0) s = _mm256_sign_epi8(s, wq);                          \
+                __m256 p = _mm256_cvtepi32_ps(MULSUM(u, s));                                    \
+                acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dx * b->d), acc[j]);                 \
+                if (type != FD_GGML_Q8_0) mins[j] += mx * b->s;                                 \
+            }                                                                                   \
+        }                                                                                       \
+        for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
+    }                                                                                           \
+    TGT static void rows_##SFX(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb,          \
+                               const fd__q8_block *xq, int n_tok, float *y, int64_t ldy,        \
+                               int64_t r0, int64_t r1) {                                        \
+        for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
+            int64_t re = rc + 16 < r1 ? rc + 16 : r1;                                           \
+            for (int tc = 0; tc < n_tok; tc += 32) {                                            \
+                int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
+                for (int64_t r = rc; r < re; r++)                                               \
+                    for (int tk = tc; tk < te; tk += 4) {                                       \
+                        int nt = te - tk < 4 ? te - tk : 4;                                     \
+                        const fd__q8_block *xs[4];                                              \
+                        float o[4];                                                             \
+                        for (int j = 0; j < nt; j++) xs[j] = xq + (int64_t)(tk + j) * nb;       \
+                        const uint8_t *wr = w + r * rb;                                         \
+                        switch (t * 8 + nt) {                                                   \
+                        case FD_GGML_Q4_0 * 8 + 1: tile_##SFX(FD_GGML_Q4_0, 1, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_0 * 8 + 2: tile_##SFX(FD_GGML_Q4_0, 2, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_0 * 8 + 3: tile_##SFX(FD_GGML_Q4_0, 3, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_0 * 8 + 4: tile_##SFX(FD_GGML_Q4_0, 4, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_1 * 8 + 1: tile_##SFX(FD_GGML_Q4_1, 1, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_1 * 8 + 2: tile_##SFX(FD_GGML_Q4_1, 2, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_1 * 8 + 3: tile_##SFX(FD_GGML_Q4_1, 3, wr, xs, nb, o); break; \
+                        case FD_GGML_Q4_1 * 8 + 4: tile_##SFX(FD_GGML_Q4_1, 4, wr, xs, nb, o); break; \
+                        case FD_GGML_Q8_0 * 8 + 1: tile_##SFX(FD_GGML_Q8_0, 1, wr, xs, nb, o); break; \
+                        case FD_GGML_Q8_0 * 8 + 2: tile_##SFX(FD_GGML_Q8_0, 2, wr, xs, nb, o); break; \
+                        case FD_GGML_Q8_0 * 8 + 3: tile_##SFX(FD_GGML_Q8_0, 3, wr, xs, nb, o); break; \
+                        case FD_GGML_Q8_0 * 8 + 4: tile_##SFX(FD_GGML_Q8_0, 4, wr, xs, nb, o); break; \
+                        default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
+                        }                                                                       \
+                        for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
+                    }                                                                           \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
+#define FD_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
+FD_Q8_KERNELS(avx2, FD_AVX2, MULSUM_AVX2)
+FD_Q8_KERNELS(vnni, FD_VNNI, MULSUM_VNNI)
+
+static int has_vnni(void) {
+    static int cached = -1;  // benign race: every thread computes the same value
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") &&
+                 !getenv("FDEPLOY_NO_VNNI");
+    }
+    return cached;
+}
+
+int fd__quant_q8_supported(fd_ggml_type t, int64_t k) {
+    return (t == FD_GGML_Q4_0 || t == FD_GGML_Q4_1 || t == FD_GGML_Q8_0) && k % 32 == 0 &&
+           fd__quant_has_avx2();
+}
+
+void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out) { quantize_q8(x, n, out); }
+
+void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_block *xq, int n_tok,
+                        float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    size_t rb = fd__row_bytes(t, k);
+    if (has_vnni())
+        rows_vnni(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
+    else
+        rows_avx2(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
+}
+
 int fd__quant_has_avx2(void) {
+    static int cached = -1;
+    if (cached >= 0) return cached;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    return cached;
 }
 
 int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t n, float *out) {
@@ -98,6 +255,19 @@ int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t 
 
 #else
 int fd__quant_has_avx2(void) { return 0; }
+int fd__quant_q8_supported(fd_ggml_type t, int64_t k) {
+    (void)t; (void)k;
+    return 0;
+}
+void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out) {
+    (void)x; (void)n; (void)out;
+    FD_ASSERT(!"no integer kernels on this CPU");
+}
+void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_block *xq, int n_tok,
+                        float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    (void)t; (void)w; (void)k; (void)xq; (void)n_tok; (void)y; (void)ldy; (void)r0; (void)r1;
+    FD_ASSERT(!"no integer kernels on this CPU");
+}
 int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t n, float *out) {
     (void)t; (void)row; (void)x; (void)n; (void)out;
     return 0;

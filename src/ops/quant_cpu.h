@@ -19,6 +19,26 @@ int fd__quant_has_avx2(void);
 // Fused dot of a quantized row with f32 x (AVX2); 0 if the type has no fused kernel.
 int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t n, float *out);
 
+// Activations quantized to 8 bits for the integer dot kernels (llama.cpp's
+// scheme: x is quantized once per matmul, weights stay in their blocks):
+// per 32 values x ~ d * q, and s = d * sum(q) for the Q4 offset terms.
+typedef struct fd__q8_block {
+    float d, s;
+    int8_t q[32];
+} fd__q8_block;
+
+// 1 if fd__matmul_rows_q8 handles rows of type t with k elements on this CPU
+// (x86-64 with AVX2+FMA+F16C; Q4_0, Q4_1, Q8_0; k a multiple of 32).
+int fd__quant_q8_supported(fd_ggml_type t, int64_t k);
+// out[0..n/32) = x[0..n) quantized (n a multiple of 32). Only where
+// fd__quant_q8_supported says yes.
+void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out);
+// y[tok][r] = W[r] . xq[tok] for r in [r0, r1), tokens 0..n_tok-1, with
+// integer dot products (u8 x s8 -> s32; AVX-512 VNNI where the CPU has it).
+// xq is [n_tok][k/32] blocks from fd__quantize_row_q8.
+void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_block *xq, int n_tok,
+                        float *y, int64_t ldy, int64_t r0, int64_t r1);
+
 // y[tok][r] = W[r] . x[tok] for r in [r0, r1), tokens 0..n_tok-1.
 // W is a ggml tensor with rows of k elements; x is [n_tok][k] f32; y is
 // [n_tok][ldy]. `scratch` holds k floats (one dequantized row).

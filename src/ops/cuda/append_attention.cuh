@@ -174,41 +174,89 @@ static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {
     }
 }
 
-// A warp per (token, q head): merges the splits that saw keys for this row.
+// Log-sum-exp merge of the KV splits of one output row (token t, q head qh):
+// a CTA of 128 threads per row, HD/4 threads per split row (one float4 each),
+// 128/(HD/4) split groups striding over the splits, so a long context's 128
+// splits are read with many loads in flight instead of one after another.
 template <typename T, int HD>
-static __global__ void __launch_bounds__(128) aa_merge_kernel(aa_params p) {
+static __device__ __forceinline__ void aa_merge_row(const aa_params &p, int64_t t, int qh,
+                                                    int pos, int splits, int chunk) {
+    constexpr int CPR = HD / 4, SG = 128 / CPR;
+    static_assert(CPR <= 128 && 128 % CPR == 0, "merge mapping");
+    __shared__ float4 red[128];
+    __shared__ float wred[4], dred[SG];
     const fd__attn_args &a = p.a;
-    const int64_t row = (int64_t)blockIdx.x * 4 + threadIdx.x / 32;
-    if (row >= a.token_num * a.n_q) return;
-    const int64_t t = row / a.n_q;
-    const int lane = threadIdx.x & 31;
-    const int b = aa_seq_of(a.cu_seqlens_q, (int)a.bsz, t);
-    if (!p.seq_ok[b] || t < a.cu_seqlens_q[b] || t >= a.cu_seqlens_q[b + 1]) return;
-    const int small = a.seq_lens_this_time[b] * p.group <= 16;
-    const int splits = small ? a.plan.splits_small : a.plan.splits_big;
-    const int chunk = small ? a.plan.chunk_small : a.plan.chunk_big;
-    if (splits == 1) return;  // that tile kind wrote out directly
-    const int pos = a.seq_lens_decoder[b] + (int)(t - a.cu_seqlens_q[b]);
+    const int tid = threadIdx.x, lane = tid & 31, c = tid % CPR, g = tid / CPR;
+    const int64_t row = t * a.n_q + qh, split_stride = a.token_num * a.n_q;
     const int ns = min(pos / chunk + 1, splits);
-    const int64_t split_stride = a.token_num * a.n_q;
     float mx = -INFINITY;
-    for (int s = 0; s < ns; s++) mx = fmaxf(mx, p.part_lse[s * split_stride + row]);
-    constexpr int E = HD / 32;
-    float acc[E], den = 0.f;
+    for (int s = tid; s < ns; s += 128) mx = fmaxf(mx, p.part_lse[s * split_stride + row]);
 #pragma unroll
-    for (int e = 0; e < E; e++) acc[e] = 0.f;
-    for (int s = 0; s < ns; s++) {
-        float lse = p.part_lse[s * split_stride + row];
-        float w = lse == -INFINITY ? 0.f : exp2f(lse - mx);
-        const float *src = p.part_o + (s * split_stride + row) * HD + lane * E;
+    for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    if (lane == 0) wred[tid / 32] = mx;
+    __syncthreads();
+    mx = fmaxf(fmaxf(wred[0], wred[1]), fmaxf(wred[2], wred[3]));
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+    float den = 0.f;
+#pragma unroll 4
+    for (int s = g; s < ns; s += SG) {
+        const float lse = p.part_lse[s * split_stride + row];
+        const float w = lse == -INFINITY ? 0.f : exp2f(lse - mx);
+        const float4 v = *(const float4 *)(p.part_o + (s * split_stride + row) * HD + c * 4);
         den += w;
+        acc.x += w * v.x;
+        acc.y += w * v.y;
+        acc.z += w * v.z;
+        acc.w += w * v.w;
+    }
+    red[tid] = acc;
+    if (c == 0) dred[g] = den;
+    __syncthreads();
+    if (g != 0) return;
+    den = 0.f;
 #pragma unroll
-        for (int e = 0; e < E; e++) acc[e] += w * src[e];
+    for (int i = 0; i < SG; i++) den += dred[i];
+#pragma unroll
+    for (int i = 1; i < SG; i++) {
+        const float4 v = red[i * CPR + c];
+        acc.x += v.x;
+        acc.y += v.y;
+        acc.z += v.z;
+        acc.w += v.w;
     }
     const float inv = den > 0.f ? 1.f / den : 0.f;
-    T *dst = (T *)a.out + row * HD + lane * E;
-#pragma unroll
-    for (int e = 0; e < E; e++) dst[e] = fd_from_f32<T>(acc[e] * inv);
+    uint16_t h[4] = {aa_bits<T>(acc.x * inv), aa_bits<T>(acc.y * inv), aa_bits<T>(acc.z * inv),
+                     aa_bits<T>(acc.w * inv)};
+    *(uint2 *)((uint16_t *)a.out + row * HD + c * 4) = *(const uint2 *)h;
+}
+
+// Rows of small tiles: blockIdx = (sequence, kv head, tile row), as the tiles.
+template <typename T, int HD>
+static __global__ void __launch_bounds__(128) aa_merge_small_kernel(aa_params p) {
+    const fd__attn_args &a = p.a;
+    const int b = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, len = a.seq_lens_this_time[b];
+    if (!p.seq_ok[b] || len <= 0 || len * p.group > 16 || r >= len * p.group) return;
+    const int j = r / p.group, qh = kvh * p.group + r % p.group;
+    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[b] + j, qh, a.seq_lens_decoder[b] + j,
+                        a.plan.splits_small, a.plan.chunk_small);
+}
+
+// Rows of big tiles: blockIdx = (big tile, kv head, tile row), as the tiles.
+template <typename T, int HD>
+static __global__ void __launch_bounds__(128) aa_merge_big_kernel(aa_params p, int bm) {
+    const fd__attn_args &a = p.a;
+    const int tile = blockIdx.x, n = (int)a.bsz;
+    if (tile >= p.big_start[n]) return;
+    int lo = 0, hi = n - 1;  // last b with big_start[b] <= tile
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (p.big_start[mid] <= tile) lo = mid; else hi = mid - 1;
+    }
+    const int r = (tile - p.big_start[lo]) * bm + (int)blockIdx.z;
+    if (r >= a.seq_lens_this_time[lo] * p.group) return;
+    const int j = r / p.group, qh = (int)blockIdx.y * p.group + r % p.group;
+    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[lo] + j, qh, a.seq_lens_decoder[lo] + j,
+                        a.plan.splits_big, a.plan.chunk_big);
 }
 
 #endif

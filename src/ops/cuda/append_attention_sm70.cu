@@ -10,6 +10,8 @@ struct aa70_copy {
     static constexpr bool on = false;
     static __device__ void copy16(uint16_t *, const char *, bool) {}
     static __device__ void wait_all() {}
+    static __device__ void commit() {}
+    static __device__ void wait_1() {}
 };
 
 template <class C>

@@ -126,6 +126,36 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
     if (ASYNC) CP::wait_all();
 }
 
+// Async path (CP::on, 16-bit cache): issues the cp.async copies of keys
+// [kt, kt+BN) of K (isv 0) or V (isv 1) into dst, zeros past kv_stop or for a
+// bad block; no wait (the caller commits the group and waits for it later).
+template <class C, class CP>
+static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t *dst, int isv,
+                                                   int b, int kvh, int kt, int kv_stop) {
+    const fd__attn_args &a = p.a;
+    constexpr int CPK = C::HD / 8, TOTAL = C::BN * CPK, ITER = TOTAL / C::NT;
+    static_assert(!C::INT8 && TOTAL % C::NT == 0, "whole 16-bit chunks per thread");
+    const int32_t *bt = a.block_tables + (int64_t)b * a.max_blocks_per_seq;
+    const char *base = (const char *)(isv ? a.value_cache : a.key_cache);
+#pragma unroll
+    for (int u = 0; u < ITER; u++) {
+        int c = threadIdx.x + u * C::NT, key = c / CPK, dc = c % CPK, k = kt + key;
+        const char *src = nullptr;
+        if (k < kv_stop) {
+            int blk = bt[k >> p.bs_shift];
+            if (blk < 0 || blk >= a.num_blocks) {
+                fd_kfail(p.err, p.op, FD_KERR_INDEX, blk, (int)a.num_blocks);
+            } else {
+                int64_t off = (((int64_t)blk * a.n_kv + kvh) * a.block_size +
+                               (k & (a.block_size - 1))) * C::HD + dc * 8;
+                src = base + off * 2;
+            }
+        }
+        CP::copy16(dst + key * C::LDQ + dc * 8, src ? src : (const char *)a.key_cache,
+                   src != nullptr);
+    }
+}
+
 // Online softmax of the S tile by its row owners; writes P and the rows' alpha.
 // Returns this thread's alpha (1 = the row's max did not move).
 template <class C>
@@ -279,6 +309,19 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     if (kv_begin >= kv_stop) return;
     const float ks = C::INT8 ? a.k_scale[kvh] : 1.f, vs = C::INT8 ? a.v_scale[kvh] : 1.f;
     const float s2 = a.scale * 1.4426950408889634f * ks;  // exp2 domain
+    // Async copies (SM80, 16-bit cache): K and V of a tile are separate commit
+    // groups, the next tile's K is issued once S is computed and its V once P V
+    // is done, so loads overlap the softmax and the MMAs (and the first tile's
+    // overlap the Q load). Pending groups at each wait, oldest first:
+    //   loop top: K(t), V(t)    -> wait_group 1: K(t) landed
+    //   softmax:  V(t), K(t+1)  -> wait_group 1: V(t) landed
+    constexpr bool ASYNC = CP::on && !C::INT8;
+    if constexpr (ASYNC) {
+        aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kv_begin, kv_stop);
+        CP::commit();
+        aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kv_begin, kv_stop);
+        CP::commit();
+    }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
     aa_acc<C> o[C::FO];
 #pragma unroll
@@ -286,15 +329,31 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     float m = -INFINITY, l = 0.f;
     float *slot = sS + warp * 256;
     for (int kt = kv_begin; kt < kv_stop; kt += C::BN) {
-        __syncthreads();  // the previous tile's P and V are consumed
-        aa_load_kv<C, CP>(p, sK, sV, b, kvh, kt, kv_stop);
-        __syncthreads();
+        if constexpr (ASYNC) {
+            CP::wait_1();
+            __syncthreads();  // K(t) and sQ visible; the previous tile fully consumed
+        } else {
+            __syncthreads();  // the previous tile's P and V are consumed
+            aa_load_kv<C, CP>(p, sK, sV, b, kvh, kt, kv_stop);
+            __syncthreads();
+        }
         aa_qk<C>(sQ, sK, sS, wm, wn);
-        __syncthreads();
+        __syncthreads();  // S complete, sK free
+        if constexpr (ASYNC) {
+            if (kt + C::BN < kv_stop) aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kt + C::BN, kv_stop);
+            CP::commit();
+        }
         float alpha = aa_softmax<C>(sS, sP, sA, m, l, rows, kt, kv_stop, dec, p.group, row0, s2);
+        if constexpr (ASYNC) CP::wait_1();  // V(t) landed (this thread's copies)
         if (__syncthreads_or(alpha != 1.f)) aa_rescale<C>(o, slot, sA, wm);
         aa_pv<C>(o, sP, sV, wm, wn);
+        if constexpr (ASYNC) {
+            __syncthreads();  // sV and sP consumed
+            if (kt + C::BN < kv_stop) aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kt + C::BN, kv_stop);
+            CP::commit();
+        }
     }
+    if constexpr (ASYNC) CP::wait_all();  // nothing real is pending; keep it so
     if (threadIdx.x % C::TPR == 0) {
         sM[threadIdx.x / C::TPR] = m;
         sL[threadIdx.x / C::TPR] = l;
@@ -354,13 +413,32 @@ static cudaError_t aa_tiles_hd(const aa_params &p, cudaStream_t st) {
     }
 }
 
+// Merges for the tile kinds that split (grids mirror the tiles': no search for
+// small rows; rows past a tile's end return at once).
+template <typename T, int HD>
+static void aa_merge_hd(const aa_params &p, cudaStream_t st) {
+    const fd__attn_args &a = p.a;
+    const bool big = !(a.max_q_len > 0 && a.max_q_len * p.group <= 16);  // as aa_tiles
+    if (a.plan.splits_small > 1) {
+        int64_t rows = 16;
+        if (a.max_q_len > 0 && a.max_q_len * p.group < rows) rows = a.max_q_len * p.group;
+        aa_merge_small_kernel<T, HD>
+            <<<dim3((unsigned)a.bsz, (unsigned)a.n_kv, (unsigned)rows), 128, 0, st>>>(p);
+    }
+    if (big && a.plan.splits_big > 1) {
+        const int bm = HD == 256 ? 32 : 64;  // the Big tile's BM (aa_tiles)
+        aa_merge_big_kernel<T, HD>
+            <<<dim3((unsigned)a.plan.big_tiles_max, (unsigned)a.n_kv, (unsigned)bm), 128, 0, st>>>(
+                p, bm);
+    }
+}
+
 template <typename T>
 static void aa_merge(const aa_params &p, cudaStream_t st) {
-    unsigned grid = (unsigned)((p.a.token_num * p.a.n_q + 3) / 4);
     switch (p.a.head_dim) {
-    case 64: aa_merge_kernel<T, 64><<<grid, 128, 0, st>>>(p); break;
-    case 128: aa_merge_kernel<T, 128><<<grid, 128, 0, st>>>(p); break;
-    default: aa_merge_kernel<T, 256><<<grid, 128, 0, st>>>(p); break;
+    case 64: aa_merge_hd<T, 64>(p, st); break;
+    case 128: aa_merge_hd<T, 128>(p, st); break;
+    default: aa_merge_hd<T, 256>(p, st); break;
     }
 }
 
