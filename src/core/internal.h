@@ -48,6 +48,11 @@ fd_status fd__check_tensor(const char *op, const char *name, const fd_tensor *t,
                      (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), \
                      (int64_t[]){__VA_ARGS__})
 
+// Element i of an f32/f16/bf16 array, as f32 (host memory).
+float fd__get_f(fd_dtype dt, const void *p, int64_t i);
+// Stores v (rounded to nearest even) as element i of an f32/f16/bf16 array.
+void fd__set_f(fd_dtype dt, void *p, int64_t i, float v);
+
 // 1 if `dt` is one of the dtypes in `mask` (FD_DT bits).
 static inline int fd__dtype_in(fd_dtype dt, unsigned mask) {
     return (mask >> dt) & 1u;

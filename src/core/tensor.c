@@ -141,3 +141,19 @@ float fd_bf16_to_f32(uint16_t h) {
     memcpy(&f, &x, 4);
     return f;
 }
+
+float fd__get_f(fd_dtype dt, const void *p, int64_t i) {
+    switch (dt) {
+    case FD_F16: return fd_f16_to_f32(((const uint16_t *)p)[i]);
+    case FD_BF16: return fd_bf16_to_f32(((const uint16_t *)p)[i]);
+    default: return ((const float *)p)[i];
+    }
+}
+
+void fd__set_f(fd_dtype dt, void *p, int64_t i, float v) {
+    switch (dt) {
+    case FD_F16: ((uint16_t *)p)[i] = fd_f32_to_f16(v); break;
+    case FD_BF16: ((uint16_t *)p)[i] = fd_f32_to_bf16(v); break;
+    default: ((float *)p)[i] = v; break;
+    }
+}

@@ -46,8 +46,8 @@ fd_status fd_add(fd_ctx *ctx, const fd_tensor *a, const fd_tensor *b, fd_tensor 
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_add, a->dtype, &variant, &l));
     if (variant == FD_VAR_REF) {
         for (int64_t i = 0; i < n; i++)
-            fd__model_set(a->dtype, out->data, i,
-                          fd__model_get(a->dtype, a->data, i) + fd__model_get(a->dtype, b->data, i));
+            fd__set_f(a->dtype, out->data, i,
+                          fd__get_f(a->dtype, a->data, i) + fd__get_f(a->dtype, b->data, i));
         return FD_OK;
     }
 #if FD_BUILT_add
@@ -84,9 +84,9 @@ fd_check_result fd__check_add(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, char *detai
     }
     float *a = f, *b = f + N, *o = f + 2 * N, *want = f + 3 * N, *o2 = f + 4 * N;
     for (int i = 0; i < N; i++) {
-        fd__model_set(dt, a, i, (float)(i % 17 - 8));
-        fd__model_set(dt, b, i, (float)(i % 5) * 0.5f);
-        fd__model_set(dt, want, i, (float)(i % 17 - 8) + (float)(i % 5) * 0.5f);
+        fd__set_f(dt, a, i, (float)(i % 17 - 8));
+        fd__set_f(dt, b, i, (float)(i % 5) * 0.5f);
+        fd__set_f(dt, want, i, (float)(i % 17 - 8) + (float)(i % 5) * 0.5f);
     }
     char why[160];
     fd_check_result r = FD_CHECK_FAIL;
@@ -97,8 +97,8 @@ fd_check_result fd__check_add(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, char *detai
     } else if (ctx != cpu && fd_ctx_is_cuda(ctx)) {
         uint64_t rng = 9;
         for (int i = 0; i < N; i++) {
-            fd__model_set(dt, a, i, fd__rng_uniform(&rng) * 8 - 4);
-            fd__model_set(dt, b, i, fd__rng_uniform(&rng) * 8 - 4);
+            fd__set_f(dt, a, i, fd__rng_uniform(&rng) * 8 - 4);
+            fd__set_f(dt, b, i, fd__rng_uniform(&rng) * 8 - 4);
         }
         if (add_run(ctx, dt, N, a, b, o) != FD_OK || add_run(cpu, dt, N, a, b, o2) != FD_OK)
             snprintf(detail, nd, "random: %s", fd_last_error());

@@ -17,24 +17,11 @@ static const char *OP = "fused_rotary_position_encoding";
 // FastDeploy's tests require more tokens than this to raise.
 #define ROPE_MAX_TOKENS 65536
 
-static float ld(fd_dtype dt, const void *p, int64_t i) {
-    if (dt == FD_F32) return ((const float *)p)[i];
-    uint16_t h = ((const uint16_t *)p)[i];
-    return dt == FD_F16 ? fd_f16_to_f32(h) : fd_bf16_to_f32(h);
-}
-
-static void st(fd_dtype dt, void *p, int64_t i, float v) {
-    if (dt == FD_F32)
-        ((float *)p)[i] = v;
-    else
-        ((uint16_t *)p)[i] = dt == FD_F16 ? fd_f32_to_f16(v) : fd_f32_to_bf16(v);
-}
-
 static float round_to(fd_dtype dt, float v) {
     if (dt == FD_F32) return v;
     uint16_t h;
-    st(dt, &h, 0, v);
-    return ld(dt, &h, 0);
+    fd__set_f(dt, &h, 0, v);
+    return fd__get_f(dt, &h, 0);
 }
 
 // Rotates the first rot_dim columns of one head; c/s = this position's cos/sin row halves.
@@ -42,9 +29,9 @@ static void ref_rotate_head(fd_dtype dt, void *base, int64_t off, const float *c
                             const float *s, int half, int is_neox) {
     for (int i = 0; i < half; i++) {
         int64_t xi = off + (is_neox ? i : 2 * i), yi = off + (is_neox ? half + i : 2 * i + 1);
-        float x = ld(dt, base, xi), y = ld(dt, base, yi);
-        st(dt, base, xi, x * c[i] - y * s[i]);
-        st(dt, base, yi, y * c[i] + x * s[i]);
+        float x = fd__get_f(dt, base, xi), y = fd__get_f(dt, base, yi);
+        fd__set_f(dt, base, xi, x * c[i] - y * s[i]);
+        fd__set_f(dt, base, yi, y * c[i] + x * s[i]);
     }
 }
 
@@ -63,7 +50,7 @@ static fd_status ref_rotary(const fd__rotary_args *a) {
     int64_t qs = (int64_t)a->n_q_heads * a->head_size, ks = (int64_t)a->n_kv_heads * a->head_size;
     for (int64_t t = 0; t < a->num_tokens; t++) {
         int64_t row = (int64_t)a->position_ids[t] * a->rot_dim;
-        for (int i = 0; i < a->rot_dim; i++) cs[i] = ld(a->cache_dtype, a->cache, row + i);
+        for (int i = 0; i < a->rot_dim; i++) cs[i] = fd__get_f(a->cache_dtype, a->cache, row + i);
         for (int h = 0; h < a->n_q_heads; h++)
             ref_rotate_head(a->dtype, a->query, t * qs + (int64_t)h * a->head_size, cs,
                             cs + half, half, a->is_neox);
@@ -175,8 +162,8 @@ fd_status fd_rotary_cos_sin_cache_init(fd_ctx *ctx, fd_tensor *cache, double bas
     for (int64_t i = 0; i < half; i++) {
         double f = pow(base, -(double)(2 * i) / (double)rot);
         for (int64_t p = 0; p < rows; p++) {
-            st(cache->dtype, host, p * rot + i, (float)cos((double)p * f));
-            st(cache->dtype, host, p * rot + half + i, (float)sin((double)p * f));
+            fd__set_f(cache->dtype, host, p * rot + i, (float)cos((double)p * f));
+            fd__set_f(cache->dtype, host, p * rot + half + i, (float)sin((double)p * f));
         }
     }
     fd_status s = fd_ctx_upload(ctx, cache->data, host, bytes);
@@ -202,8 +189,8 @@ static fd_status rope_run(fd_ctx *ctx, fd_dtype dt, const rope_case *c, const in
     memset(&bq, 0, sizeof bq); memset(&bk, 0, sizeof bk);
     memset(&bp, 0, sizeof bp); memset(&bc, 0, sizeof bc);
     fd_status s = hq && hk ? FD_OK : fd__error(FD_ERR_OOM, "%s: check: host memory", OP);
-    for (int64_t i = 0; s == FD_OK && i < nq; i++) st(dt, hq, i, q[i]);
-    for (int64_t i = 0; s == FD_OK && i < nk; i++) st(dt, hk, i, k[i]);
+    for (int64_t i = 0; s == FD_OK && i < nq; i++) fd__set_f(dt, hq, i, q[i]);
+    for (int64_t i = 0; s == FD_OK && i < nk; i++) fd__set_f(dt, hk, i, k[i]);
     int64_t sq[2] = {c->n, (int64_t)c->hq * c->head}, sk[2] = {c->n, (int64_t)c->hk * c->head},
             sp[1] = {c->n}, sc[2] = {max_pos, c->rot};
     if (s == FD_OK) s = fd__cbuf_new(&bq, ctx, dt, 2, sq, hq);
@@ -216,8 +203,8 @@ static fd_status rope_run(fd_ctx *ctx, fd_dtype dt, const rope_case *c, const in
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) s = fd__cbuf_fetch(&bq);
     if (s == FD_OK) s = fd__cbuf_fetch(&bk);
-    for (int64_t i = 0; s == FD_OK && i < nq; i++) q[i] = ld(dt, bq.host, i);
-    for (int64_t i = 0; s == FD_OK && i < nk; i++) k[i] = ld(dt, bk.host, i);
+    for (int64_t i = 0; s == FD_OK && i < nq; i++) q[i] = fd__get_f(dt, bq.host, i);
+    for (int64_t i = 0; s == FD_OK && i < nk; i++) k[i] = fd__get_f(dt, bk.host, i);
     fd__cbuf_free(&bq); fd__cbuf_free(&bk); fd__cbuf_free(&bp); fd__cbuf_free(&bc);
     free(hq);
     free(hk);

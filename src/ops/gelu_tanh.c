@@ -17,21 +17,8 @@ static float gelu_ref(float x) {
     return 0.5f * x * (1.0f + tanhf(k0 * (x + k1 * x * x * x)));
 }
 
-static float ld(fd_dtype dt, const void *p, int64_t i) {
-    if (dt == FD_F32) return ((const float *)p)[i];
-    uint16_t h = ((const uint16_t *)p)[i];
-    return dt == FD_F16 ? fd_f16_to_f32(h) : fd_bf16_to_f32(h);
-}
-
-static void st(fd_dtype dt, void *p, int64_t i, float v) {
-    if (dt == FD_F32)
-        ((float *)p)[i] = v;
-    else
-        ((uint16_t *)p)[i] = dt == FD_F16 ? fd_f32_to_f16(v) : fd_f32_to_bf16(v);
-}
-
 static void ref_gelu_tanh(fd_dtype dt, const void *in, void *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) st(dt, out, i, gelu_ref(ld(dt, in, i)));
+    for (int64_t i = 0; i < n; i++) fd__set_f(dt, out, i, gelu_ref(fd__get_f(dt, in, i)));
 }
 
 fd_status fd_gelu_tanh(fd_ctx *ctx, const fd_tensor *input, fd_tensor *out) {
@@ -80,7 +67,7 @@ static fd_status gelu_run(fd_ctx *ctx, fd_dtype dt, const float *x, float *y, in
     size_t esz = fd_dtype_size(dt);
     char *h = malloc((size_t)n * esz);
     if (!h) return fd__error(FD_ERR_OOM, "%s: check: host memory", OP);
-    for (int64_t i = 0; i < n; i++) st(dt, h, i, x[i]);
+    for (int64_t i = 0; i < n; i++) fd__set_f(dt, h, i, x[i]);
     fd__cbuf bi, bo;
     memset(&bi, 0, sizeof bi);
     memset(&bo, 0, sizeof bo);
@@ -90,7 +77,7 @@ static fd_status gelu_run(fd_ctx *ctx, fd_dtype dt, const float *x, float *y, in
     if (s == FD_OK) s = fd_gelu_tanh(ctx, &bi.t, &bo.t);
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) s = fd__cbuf_fetch(&bo);
-    for (int64_t i = 0; s == FD_OK && i < n; i++) y[i] = ld(dt, bo.host, i);
+    for (int64_t i = 0; s == FD_OK && i < n; i++) y[i] = fd__get_f(dt, bo.host, i);
     fd__cbuf_free(&bi);
     fd__cbuf_free(&bo);
     free(h);

@@ -23,7 +23,7 @@ static fd_status ref_gguf_get_rows(const fd__gguf_get_rows_args *a) {
     if (!f) return fd__error(FD_ERR_OOM, "%s: reference needs %lld floats", OP, (long long)a->d);
     for (int64_t i = 0; i < a->t; i++) {
         fd__dequant_row(a->wtype, a->w + (size_t)a->ids[i] * a->row_bytes, f, a->d);
-        for (int64_t j = 0; j < a->d; j++) fd__model_set(a->dtype, a->out, i * a->d + j, f[j]);
+        for (int64_t j = 0; j < a->d; j++) fd__set_f(a->dtype, a->out, i * a->d + j, f[j]);
     }
     free(f);
     return FD_OK;
@@ -87,8 +87,8 @@ static fd_check_result gr_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t n
     memcpy(w + 18, &half, 2);  // row 1: d = 0.5, qs[j] = j | (15 - j) << 4
     for (int j = 0; j < 16; j++) w[18 + 2 + j] = (uint8_t)(j | (15 - j) << 4);
     for (int j = 0; j < 16; j++) {
-        fd__model_set(dt, want, j, 0.5f * (float)(j - 8));
-        fd__model_set(dt, want, j + 16, 0.5f * (float)(7 - j));
+        fd__set_f(dt, want, j, 0.5f * (float)(j - 8));
+        fd__set_f(dt, want, j + 16, 0.5f * (float)(7 - j));
     }
     int32_t id = 1;
     char why[160];

@@ -21,22 +21,6 @@ int fd__gguf_type_ok(fd_ggml_type t, int *gran) {
     return 1;
 }
 
-float fd__model_get(fd_dtype dt, const void *p, int64_t i) {
-    switch (dt) {
-    case FD_F16: return fd_f16_to_f32(((const uint16_t *)p)[i]);
-    case FD_BF16: return fd_bf16_to_f32(((const uint16_t *)p)[i]);
-    default: return ((const float *)p)[i];
-    }
-}
-
-void fd__model_set(fd_dtype dt, void *p, int64_t i, float v) {
-    switch (dt) {
-    case FD_F16: ((uint16_t *)p)[i] = fd_f32_to_f16(v); break;
-    case FD_BF16: ((uint16_t *)p)[i] = fd_f32_to_bf16(v); break;
-    default: ((float *)p)[i] = v; break;
-    }
-}
-
 static float rand_in(uint64_t *rng, float lo, float hi) {
     return lo + (hi - lo) * fd__rng_uniform(rng);
 }
@@ -81,11 +65,11 @@ static fd_status ref_gguf_matmul(const fd__gguf_matmul_args *a) {
         return fd__error(FD_ERR_OOM, "%s: reference needs %lld floats of host memory", OP,
                          (long long)(a->m * a->k + a->k));
     float *wf = xf + a->m * a->k;
-    for (int64_t i = 0; i < a->m * a->k; i++) xf[i] = fd__model_get(a->dtype, a->x, i);
+    for (int64_t i = 0; i < a->m * a->k; i++) xf[i] = fd__get_f(a->dtype, a->x, i);
     for (int64_t n = 0; n < a->n; n++) {
         fd__dequant_row(a->wtype, a->w + (size_t)n * a->row_bytes, wf, a->k);
         for (int64_t m = 0; m < a->m; m++)
-            fd__model_set(a->dtype, a->y, m * a->n + n, fd__dot_f32(xf + m * a->k, wf, a->k));
+            fd__set_f(a->dtype, a->y, m * a->n + n, fd__dot_f32(xf + m * a->k, wf, a->k));
     }
     free(xf);
     return FD_OK;
@@ -188,8 +172,8 @@ static fd_check_result gm_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t n
             }
             want[m * N + n] = s;
         }
-    for (int i = 0; i < M * K; i++) fd__model_set(dt, x, i, xf[i]);
-    for (int i = 0; i < M * N; i++) fd__model_set(dt, wantd, i, want[i]);
+    for (int i = 0; i < M * K; i++) fd__set_f(dt, x, i, xf[i]);
+    for (int i = 0; i < M * N; i++) fd__set_f(dt, wantd, i, want[i]);
     char why[160];
     if (gm_run(ctx, dt, FD_GGML_Q8_0, M, N, K, x, w, y) != FD_OK) {
         snprintf(detail, nd, "known case: %s", fd_last_error());
@@ -215,14 +199,14 @@ static fd_check_result gm_random(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, fd_ggml_
     }
     uint64_t rng = 21 + (uint64_t)t;
     fd__gguf_random_rows(t, n, k, &rng, w);
-    for (int64_t i = 0; i < m * k; i++) fd__model_set(dt, x, i, fd__rng_uniform(&rng) * 2 - 1);
+    for (int64_t i = 0; i < m * k; i++) fd__set_f(dt, x, i, fd__rng_uniform(&rng) * 2 - 1);
     char *ref = y + m * n * esz, why[160];
     if (gm_run(ctx, dt, t, m, n, k, x, w, y) != FD_OK || gm_run(cpu, dt, t, m, n, k, x, w, ref) != FD_OK) {
         snprintf(detail, nd, "%s M=%lld: %s", fd_ggml_type_name(t), (long long)m, fd_last_error());
         goto done;
     }
     double mag = 0;
-    for (int64_t i = 0; i < m * n; i++) mag = fmax(mag, fabs(fd__model_get(dt, ref, i)));
+    for (int64_t i = 0; i < m * n; i++) mag = fmax(mag, fabs(fd__get_f(dt, ref, i)));
     double tol = (dt == FD_F32 ? 1e-4 : 2e-2) * mag;
     if (fd__compare(dt, y, ref, m * n, tol, 0, why, sizeof why)) {
         snprintf(detail, nd, "%s M=%lld vs C reference: %s", fd_ggml_type_name(t), (long long)m, why);

@@ -51,9 +51,7 @@ int fd__gguf_type_ok(fd_ggml_type t, int *gran);
 // f16 scales in [0.001, 0.05]; float types uniform in [-1, 1]). Self-checks, tests.
 void fd__gguf_random_rows(fd_ggml_type t, int64_t rows, int64_t k, uint64_t *rng, uint8_t *out);
 
-// Host float access for f32/f16/bf16 buffers (references and self-checks).
-float fd__model_get(fd_dtype dt, const void *p, int64_t i);
-void fd__model_set(fd_dtype dt, void *p, int64_t i, float v);
+
 
 fd_status fd__cuda_gguf_matmul(const fd__launch *l, const fd__gguf_matmul_args *a);
 fd_status fd__cuda_gguf_get_rows(const fd__launch *l, const fd__gguf_get_rows_args *a);

@@ -18,16 +18,16 @@ static fd_status ref_rms_norm(const fd__rms_norm_args *a) {
         for (int64_t j = 0; j < a->d; j++) {
             int64_t i = m * a->d + j;
             if (a->residual) {  // round the new residual stream to x's dtype first
-                float s = fd__model_get(a->dtype, a->x, i) + fd__model_get(a->dtype, a->residual, i);
-                fd__model_set(a->dtype, a->x, i, s);
+                float s = fd__get_f(a->dtype, a->x, i) + fd__get_f(a->dtype, a->residual, i);
+                fd__set_f(a->dtype, a->x, i, s);
             }
-            float v = fd__model_get(a->dtype, a->x, i);
+            float v = fd__get_f(a->dtype, a->x, i);
             ss += v * v;
         }
         float inv = 1.0f / sqrtf(ss / (float)a->d + a->eps);
         for (int64_t j = 0; j < a->d; j++) {
             int64_t i = m * a->d + j;
-            fd__model_set(a->dtype, a->out, i, fd__model_get(a->dtype, a->x, i) * inv * a->w[j]);
+            fd__set_f(a->dtype, a->out, i, fd__get_f(a->dtype, a->x, i) * inv * a->w[j]);
         }
     }
     return FD_OK;
@@ -98,19 +98,19 @@ static fd_status rn_run(fd_ctx *ctx, fd_dtype dt, int64_t m, int64_t d, void *xh
 static fd_check_result rn_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t nd) {
     float w[2] = {1.0f, 2.0f};
     uint32_t x[2], r[2], o[2];
-    fd__model_set(dt, x, 0, 1.0f); fd__model_set(dt, x, 1, 3.0f);
-    fd__model_set(dt, r, 0, 2.0f); fd__model_set(dt, r, 1, 1.0f);  // x + r = 3, 4
+    fd__set_f(dt, x, 0, 1.0f); fd__set_f(dt, x, 1, 3.0f);
+    fd__set_f(dt, r, 0, 2.0f); fd__set_f(dt, r, 1, 1.0f);  // x + r = 3, 4
     if (rn_run(ctx, dt, 1, 2, x, r, w, 0.0f, o) != FD_OK) {
         snprintf(detail, nd, "known case: %s", fd_last_error());
         return FD_CHECK_FAIL;
     }
     float inv = 1.0f / sqrtf(12.5f), tol = dt == FD_F32 ? 1e-6f : 1e-2f;
-    if (fd__model_get(dt, x, 0) != 3.0f || fd__model_get(dt, x, 1) != 4.0f ||
-        fabsf(fd__model_get(dt, o, 0) - 3.0f * inv) > tol ||
-        fabsf(fd__model_get(dt, o, 1) - 8.0f * inv) > tol) {
+    if (fd__get_f(dt, x, 0) != 3.0f || fd__get_f(dt, x, 1) != 4.0f ||
+        fabsf(fd__get_f(dt, o, 0) - 3.0f * inv) > tol ||
+        fabsf(fd__get_f(dt, o, 1) - 8.0f * inv) > tol) {
         snprintf(detail, nd, "known case: x = %g %g, out = %g %g; expected 3 4, %g %g",
-                 fd__model_get(dt, x, 0), fd__model_get(dt, x, 1), fd__model_get(dt, o, 0),
-                 fd__model_get(dt, o, 1), 3.0f * inv, 8.0f * inv);
+                 fd__get_f(dt, x, 0), fd__get_f(dt, x, 1), fd__get_f(dt, o, 0),
+                 fd__get_f(dt, o, 1), 3.0f * inv, 8.0f * inv);
         return FD_CHECK_FAIL;
     }
     return FD_CHECK_PASS;
@@ -131,8 +131,8 @@ static fd_check_result rn_random(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, int64_t 
          *o2 = buf + 4 * bytes;
     uint64_t rng = 3;
     for (int64_t i = 0; i < m * d; i++) {
-        fd__model_set(dt, x, i, fd__rng_uniform(&rng) * 4 - 2);
-        fd__model_set(dt, res, i, fd__rng_uniform(&rng) * 2 - 1);
+        fd__set_f(dt, x, i, fd__rng_uniform(&rng) * 4 - 2);
+        fd__set_f(dt, res, i, fd__rng_uniform(&rng) * 2 - 1);
     }
     for (int64_t j = 0; j < d; j++) w[j] = fd__rng_uniform(&rng) + 0.5f;
     memcpy(x2, x, bytes);

@@ -15,17 +15,6 @@ static const char *OP = "token_penalty_multi_scores";
 
 // ---- element access for the three float dtypes
 
-static float load_f(const void *p, fd_dtype dt, int64_t i) {
-    if (dt == FD_F32) return ((const float *)p)[i];
-    uint16_t h = ((const uint16_t *)p)[i];
-    return dt == FD_F16 ? fd_f16_to_f32(h) : fd_bf16_to_f32(h);
-}
-
-static void store_f(void *p, fd_dtype dt, int64_t i, float x) {
-    if (dt == FD_F32) ((float *)p)[i] = x;
-    else ((uint16_t *)p)[i] = dt == FD_F16 ? fd_f32_to_f16(x) : fd_f32_to_bf16(x);
-}
-
 // ---- per-row history segments
 
 typedef struct row_hist {
@@ -90,7 +79,7 @@ static void ref_row(const fd__penalty_args *a, int64_t b, int32_t *cnt, uint8_t 
     const int64_t cur = a->cur[b];
     if (cur >= 0 && cur < a->min_len[b]) {
         float neg = a->dtype == FD_F16 ? -1e4f : -1e10f;
-        for (int64_t i = 0; i < a->n_eos; i++) store_f(lg, a->dtype, a->eos[i], neg);
+        for (int64_t i = 0; i < a->n_eos; i++) fd__set_f(a->dtype, lg, a->eos[i], neg);
     }
     const float alpha = a->alpha[b], beta = a->beta[b], gamma = a->gamma[b], t = a->temp[b];
     const int active = row_active(a, b);
@@ -103,10 +92,10 @@ static void ref_row(const fd__penalty_args *a, int64_t b, int32_t *cnt, uint8_t 
     }
     if (active || t != 1.0f) {
         for (int64_t v = 0; v < a->vocab; v++) {
-            float x = load_f(lg, a->dtype, v);
+            float x = fd__get_f(a->dtype, lg, v);
             if (active && seen[v]) x = x < 0 ? x * alpha : x / alpha;
             if (active && cnt[v] > 0) x = x - (float)cnt[v] * beta - gamma;
-            store_f(lg, a->dtype, v, x / t);
+            fd__set_f(a->dtype, lg, v, x / t);
         }
     }
     if (active) {  // clear only what this row touched
@@ -119,7 +108,7 @@ static void ref_row(const fd__penalty_args *a, int64_t b, int32_t *cnt, uint8_t 
     if (nbad > a->bad_w) nbad = a->bad_w;
     for (int64_t i = 0; i < nbad; i++) {
         int64_t id = a->bad[b * a->bad_w + i];
-        if (id >= 0 && id < a->vocab) store_f(lg, a->dtype, id, -1e10f);
+        if (id >= 0 && id < a->vocab) fd__set_f(a->dtype, lg, id, -1e10f);
     }
 }
 
@@ -244,7 +233,7 @@ static fd_status pen_run(fd_ctx *ctx, const pen_case *c, fd_dtype dt, const floa
     size_t n = (size_t)(c->bs * c->vocab), es = fd_dtype_size(dt);
     char *raw = malloc(n * es);
     if (!raw) return fd__error(FD_ERR_OOM, "%s: self-check buffer", OP);
-    for (size_t i = 0; i < n; i++) store_f(raw, dt, (int64_t)i, in[i]);
+    for (size_t i = 0; i < n; i++) fd__set_f(dt, raw, (int64_t)i, in[i]);
     fd__cbuf lg, h, pl, cu, mn, eo, al, be, ga, te;
     int64_t s_lg[2] = {c->bs, c->vocab}, s_h[2] = {c->bs, c->hist_len}, s_b[2] = {c->bs, 1},
             s_e[1] = {c->n_eos};
@@ -264,7 +253,7 @@ static fd_status pen_run(fd_ctx *ctx, const pen_case *c, fd_dtype dt, const floa
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) s = fd__cbuf_fetch(&lg);
     if (s == FD_OK)
-        for (size_t i = 0; i < n; i++) out[i] = load_f(lg.host, dt, (int64_t)i);
+        for (size_t i = 0; i < n; i++) out[i] = fd__get_f(dt, lg.host, (int64_t)i);
     fd__cbuf *all[10] = {&lg, &h, &pl, &cu, &mn, &eo, &al, &be, &ga, &te};
     for (int i = 0; i < 10; i++) fd__cbuf_free(all[i]);
     free(raw);
@@ -318,7 +307,7 @@ fd_check_result fd__check_token_penalty_multi_scores(fd_ctx *ctx, fd_ctx *cpu, f
     pen_fill(&c, hist, plen, cur, &r);
     for (int b = 0; b < BS; b++) al[b] = 1.05f, be[b] = 0.5f, ga[b] = 0.3f, te[b] = 0.8f;
     for (int i = 0; i < BS * V; i++)  // values representable in every dtype
-        in[i] = load_f((uint16_t[]){fd_f32_to_bf16(fd__rng_uniform(&r) * 8 - 4)}, FD_BF16, 0);
+        in[i] = fd__get_f(FD_BF16, (uint16_t[]){fd_f32_to_bf16(fd__rng_uniform(&r) * 8 - 4)}, 0);
     double tol = dt == FD_F32 ? 1e-5 : dt == FD_F16 ? 1e-3 : 1e-2;
     fd_check_result res = FD_CHECK_PASS;
     pen_expected(&c, in, want, dt == FD_F16 ? -1e4f : -1e10f);

@@ -13,8 +13,8 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, int64_t n, const float *a, const 
     size_t esz = fd_dtype_size(dt);
     char *h = malloc((size_t)(2 * n + 2) * esz);
     for (int64_t i = 0; i < n; i++) {
-        fd__model_set(dt, h, i, a[i]);
-        fd__model_set(dt, h + n * esz, i, b[i]);
+        fd__set_f(dt, h, i, a[i]);
+        fd__set_f(dt, h + n * esz, i, b[i]);
     }
     fd_tbuf ta = FD_TBUF(ctx, dt, NULL, n + 1), tb = FD_TBUF(ctx, dt, NULL, n + 1);
     fd_tbuf to = FD_TBUF(ctx, dt, NULL, n + 1);
@@ -27,7 +27,7 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, int64_t n, const float *a, const 
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) s = fd_ctx_download(ctx, h, inplace ? va.data : vo.data, n * esz);
     if (s == FD_OK)
-        for (int64_t i = 0; i < n; i++) out[i] = fd__model_get(dt, h, i);
+        for (int64_t i = 0; i < n; i++) out[i] = fd__get_f(dt, h, i);
     free(h);
     fd_tbuf_free(&ta); fd_tbuf_free(&tb); fd_tbuf_free(&to);
     return s;

@@ -26,7 +26,7 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, fd_ggml_type ty, int64_t rows, in
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) {
         void *h = fd_tbuf_fetch(&to);
-        for (int64_t i = 0; i < t * d; i++) out[i] = fd__model_get(dt, h, i);
+        for (int64_t i = 0; i < t * d; i++) out[i] = fd__get_f(dt, h, i);
     }
     fd_tbuf_free(&tw); fd_tbuf_free(&ti); fd_tbuf_free(&to);
     return s;

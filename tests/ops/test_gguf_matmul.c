@@ -23,7 +23,7 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, fd_ggml_type t, int64_t m, int64_
                      const float *x, const uint8_t *w, float *y, int xskew, int wskew) {
     size_t esz = fd_dtype_size(dt), rb = fd__row_bytes(t, k);
     void *xh = malloc((size_t)(m * k) * esz + 1);
-    for (int64_t i = 0; i < m * k; i++) fd__model_set(dt, xh, i, x[i]);
+    for (int64_t i = 0; i < m * k; i++) fd__set_f(dt, xh, i, x[i]);
     fd_tbuf tx = FD_TBUF(ctx, dt, NULL, m * k + 1);
     fd_tbuf tw = FD_TBUF(ctx, FD_U8, NULL, (int64_t)(n * rb) + 16);
     fd_tbuf ty = FD_TBUF(ctx, dt, NULL, m, n);
@@ -36,7 +36,7 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, fd_ggml_type t, int64_t m, int64_
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) {
         void *yh = fd_tbuf_fetch(&ty);
-        for (int64_t i = 0; i < m * n; i++) y[i] = fd__model_get(dt, yh, i);
+        for (int64_t i = 0; i < m * n; i++) y[i] = fd__get_f(dt, yh, i);
     }
     free(xh);
     fd_tbuf_free(&tx); fd_tbuf_free(&tw); fd_tbuf_free(&ty);

@@ -15,8 +15,8 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, int64_t m, int64_t d, float *x, c
     size_t esz = fd_dtype_size(dt);
     char *h = malloc((size_t)(2 * m * d) * esz);
     for (int64_t i = 0; i < m * d; i++) {
-        fd__model_set(dt, h, i, x[i]);
-        if (res) fd__model_set(dt, h + m * d * esz, i, res[i]);
+        fd__set_f(dt, h, i, x[i]);
+        if (res) fd__set_f(dt, h + m * d * esz, i, res[i]);
     }
     fd_tbuf tx = FD_TBUF(ctx, dt, h, m, d), tr = FD_TBUF(ctx, dt, h + m * d * esz, m, d);
     fd_tbuf tw = FD_TBUF(ctx, FD_F32, w, d), to = FD_TBUF(ctx, dt, NULL, m, d);
@@ -24,9 +24,9 @@ static fd_status run(fd_ctx *ctx, fd_dtype dt, int64_t m, int64_t d, float *x, c
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s == FD_OK) {
         void *xo = fd_tbuf_fetch(&tx), *oo = inplace ? xo : fd_tbuf_fetch(&to);
-        for (int64_t i = 0; i < m * d; i++) out[i] = fd__model_get(dt, oo, i);
+        for (int64_t i = 0; i < m * d; i++) out[i] = fd__get_f(dt, oo, i);
         if (!inplace)
-            for (int64_t i = 0; i < m * d; i++) x[i] = fd__model_get(dt, xo, i);
+            for (int64_t i = 0; i < m * d; i++) x[i] = fd__get_f(dt, xo, i);
     }
     free(h);
     fd_tbuf_free(&tx); fd_tbuf_free(&tr); fd_tbuf_free(&tw); fd_tbuf_free(&to);
