@@ -206,7 +206,10 @@ static int run_row(fd_ctx *ctx, const bo_op *op, int index, const bo_opts *o) {
     // reference) makes one timed call and no warm-up unless --iters is given.
     int iters = o->iters, warm = BO_WARMUP;
     if (cpu && warm > iters) warm = iters;
-    if (cpu && c.heavy && !o->iters_given) iters = 1, warm = 0;
+    if (cpu && c.heavy && !o->iters_given) {
+        iters = 1;
+        warm = 0;
+    }
     for (int k = 0; k < warm && s == FD_OK; k++) s = c.call(&c);
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     double t0 = now_s();
@@ -217,7 +220,7 @@ static int run_row(fd_ctx *ctx, const bo_op *op, int index, const bo_opts *o) {
     if (s != FD_OK) return report_error(op, variant, "run", s);
     char gbs[32], peak[32];
     double rate = c.bytes / dt * 1e-9;
-    snprintf(gbs, sizeof gbs, rate >= 1 ? "%.1f" : "%.3f", rate);
+    snprintf(gbs, sizeof gbs, "%.*f", rate >= 1 ? 1 : 3, rate);
     if (o->peak > 0)
         snprintf(peak, sizeof peak, "%.0f", o->peak);
     else

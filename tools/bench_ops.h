@@ -22,7 +22,7 @@ struct bo_case {
     fd_status (*call)(bo_case *c);    // one call of the op
     double bytes;                     // bytes read + written per call, from the shapes
     char shape[96];
-    int heavy;                        // CPU: 1 warm-up + 1 timed call unless --iters given
+    int heavy;                        // CPU: one timed call, no warm-up, unless --iters given
 };
 
 // A row of the benchmark table.
