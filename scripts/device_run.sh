@@ -48,6 +48,8 @@ bench)
         {
             echo "=== $name: op benchmarks (FD_BENCH=1)"
             for t in test_append_attention test_gguf_matmul test_ffn; do FD_BENCH=1 FD_TEST_ONLY=bench "$bin/$t" 2>&1; done
+            echo "=== $name: fdeploy bench-ops (batch 64)"
+            "$bin/fdeploy" bench-ops --device 0 2>&1
             echo "=== $name: fdeploy bench (engine, one sequence)"
             "$bin/fdeploy" bench --device 0 -r 5 2>&1
         } > "$out/bench-$name.log"
