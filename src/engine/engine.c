@@ -237,6 +237,7 @@ static fd_status seq_new(fd_engine *e, const int32_t *prompt, int n, const fd_re
     s->p.stops = NULL;  // owned by the text stream
     s->p.stop_token_ids = s->stop_ids;
     s->t_arrival = fd__now();
+    if ((n - 1) / e->p.block_size >= 1) s->first_hash = fd__kv_block_hash(0, prompt, e->p.block_size);
     *out = s;
     return FD_OK;
 }

@@ -21,6 +21,7 @@ typedef struct fd__seq {
     int n_blocks, blocks_cap;
     int n_hashed;                  // full blocks registered in / found by the prefix cache
     uint64_t last_hash;
+    uint64_t first_hash;           // hash of the first full block (0: the prompt has none to share)
     fd_request_params p;           // stops / stop ids point into owned copies
     int32_t *stop_ids;
     fd_sampler *smp;

@@ -179,9 +179,20 @@ static void schedule_running(fd_engine *e, plan *pl) {
     }
 }
 
+// A fresh sequence whose first block another sequence computes in this very
+// step waits one step: then it finds those blocks in the prefix cache (n > 1,
+// or many clients sending the same system prompt, share them).
+static int same_prefix_in_flight(const fd_engine *e, const plan *pl, const fd__seq *s) {
+    if (!e->p.enable_prefix_caching || !s->first_hash || s->n_blocks) return 0;
+    for (int i = 0; i < pl->n_seqs; i++)
+        if (e->b_seqs[i]->first_hash == s->first_hash && e->b_npast[i] < e->p.block_size) return 1;
+    return 0;
+}
+
 static void schedule_waiting(fd_engine *e, plan *pl) {
     while (e->n_waiting && e->n_running < e->p.max_num_seqs && pl->budget > 0) {
         fd__seq *s = e->waiting[0];
+        if (same_prefix_in_flight(e, pl, s)) return;
         if (s->n_blocks == 0) prefix_match(e, s);
         int chunk = s->n_tokens - s->n_computed;
         if (chunk > pl->budget) chunk = pl->budget;

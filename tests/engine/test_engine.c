@@ -144,6 +144,20 @@ static void prefix_cache_hit(void) {
     fd_engine_get_stats(e, &st);
     CHECK(st.prefix_hits >= (uint64_t)((n - 1) / 16));
     CHECK(memcmp(a.toks, b.toks, sizeof a.toks) == 0);
+    // n > 1: four copies submitted together share the first one's blocks.
+    static result c[4];
+    uint64_t before = st.prefix_hits;
+    int32_t ids2[128];
+    memcpy(ids2, ids, sizeof ids2);
+    ids2[0] = ids[1];  // a different first block: nothing cached yet
+    for (int i = 0; i < 4; i++) {
+        result_init(&c[i]);
+        CHECK_OK(fd_engine_submit(e, ids2, n, &rp, on_event, &c[i], NULL));
+    }
+    for (int i = 0; i < 4; i++) result_wait(&c[i]);
+    fd_engine_get_stats(e, &st);
+    CHECK(st.prefix_hits - before >= 3 * (uint64_t)((n - 1) / 16));
+    for (int i = 1; i < 4; i++) CHECK(memcmp(c[0].toks, c[i].toks, sizeof c[0].toks) == 0);
     fd_engine_free(e);
 }
 
