@@ -6,8 +6,8 @@
 //      K/V into the paged cache; memory-bound, ~3 * n_kv * head_dim * 2 bytes/token;
 //   3. attention tiles (append_attention_tile.cuh): small tiles for decode-like
 //      sequences, big tiles for prefill chunks, each possibly split over the KV range;
-//   4. merge (a warp per output row): log-sum-exp merge of the splits;
-//      memory-bound, splits * (head_dim + 1) * 4 bytes read per row.
+//   4. merge (a CTA per output row, the splits read in parallel): log-sum-exp
+//      merge of the splits; memory-bound, splits * (head_dim + 1) * 4 bytes per row.
 #ifndef FD_OPS_CUDA_APPEND_ATTENTION_CUH
 #define FD_OPS_CUDA_APPEND_ATTENTION_CUH
 
@@ -225,7 +225,7 @@ static __device__ __forceinline__ void aa_merge_row(const aa_params &p, int64_t 
         acc.w += v.w;
     }
     const float inv = den > 0.f ? 1.f / den : 0.f;
-    uint16_t h[4] = {aa_bits<T>(acc.x * inv), aa_bits<T>(acc.y * inv), aa_bits<T>(acc.z * inv),
+    __align__(8) uint16_t h[4] = {aa_bits<T>(acc.x * inv), aa_bits<T>(acc.y * inv), aa_bits<T>(acc.z * inv),
                      aa_bits<T>(acc.w * inv)};
     *(uint2 *)((uint16_t *)a.out + row * HD + c * 4) = *(const uint2 *)h;
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
-// append_attention, SM80 variant (f16, bf16): the same tiles as SM70
+// append_attention, SM80 variant (f16, bf16): the tiles of SM70
 // (append_attention_tile.cuh, rooflines there) with bf16 WMMA fragments and
-// cp.async 16-byte K/V copies straight into shared memory (no register staging,
-// all of a tile's loads in flight at once). Bodies only for SM80+: in a mixed
-// build this file is also compiled for lower archs, where the op table never
-// launches it.
+// cp.async 16-byte K/V copies straight into shared memory (no register staging;
+// K and V of the next tile in flight while this one is computed). Prefill
+// (big) tiles with a 16-bit cache and head_dim 64/128 run aa80_fa2 below:
+// mma.sync m16n8k16 with S/P in registers (FDEPLOY_ATTN_PREFILL=wmma selects
+// the WMMA tiles again). Bodies only for SM80+: in a mixed build this file is
+// also compiled for lower archs, where the op table never launches it.
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,14 +50,17 @@ struct aa80_copy {
 // groups overlapping the MMAs as in aa_attend. f16/bf16 caches, head_dim 64
 // and 128; int8 caches and head_dim 256 keep the WMMA tiles, and
 // FDEPLOY_ATTN_PREFILL=wmma selects those for everything.
-template <typename T_, int HD_>
+template <typename T_, int HD_, int NW_, int MB_, int BN_>
 struct aa_fa_cfg {
     typedef T_ T;
     static constexpr bool INT8 = false;
-    static constexpr int HD = HD_, BM = 64, BN = 64, NT = 128, LDQ = HD + 8;
+    // NW warps, each owning MB blocks of 16 rows (MB = 2 reuses every K / V
+    // fragment read from shared memory for two MMAs)
+    static constexpr int HD = HD_, NW = NW_, MB = MB_, BM = 16 * NW * MB, BN = BN_;
+    static constexpr int NT = 32 * NW, LDQ = HD + 8, MINB = 65536 / (NT * (MB == 1 ? 168 : 256));
     static constexpr int Q_OFF = 0, K_OFF = BM * LDQ * 2, V_OFF = K_OFF + BN * LDQ * 2;
     static constexpr int SMEM = V_OFF + BN * LDQ * 2;
-    static_assert(BM == 16 * (NT / 32) && HD % 16 == 0 && BN % 16 == 0, "warp tiling");
+    static_assert(HD % 16 == 0 && BN % 16 == 0 && MINB >= 1, "warp tiling");
     static_assert((LDQ * 2) % 16 == 0 && K_OFF % 128 == 0 && V_OFF % 128 == 0, "alignment");
 };
 
@@ -106,13 +111,15 @@ static __device__ __forceinline__ uint32_t aa_pack2(float x, float y) {
 }
 
 // The CTA: rows [row0, row0+rows) of sequence b, kv head kvh, keys of `split`.
-// Lane layout (PTX m16n8k16): g = lane/4 owns rows g and g+8 of the warp's 16,
-// tq = lane%4 owns columns 2tq, 2tq+1 of every 8-wide n block.
+// Lane layout (PTX m16n8k16): in each 16-row block, g = lane/4 owns rows g and
+// g+8, tq = lane%4 owns columns 2tq, 2tq+1 of every 8-wide n block. "Half" h
+// (0 .. 2MB-1) = row block h/2, row g + 8 (h&1): accumulator elements 2(h&1)
+// and 2(h&1)+1 of that block.
 template <class C, class CP>
 static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0, int rows,
                                    int split, int chunk, int direct) {
     typedef typename C::T T;
-    constexpr int NS = C::BN / 8, NO = C::HD / 8;  // S and O n blocks per warp
+    constexpr int NS = C::BN / 8, NO = C::HD / 8, MB = C::MB, RH = 2 * MB;
     extern __shared__ __align__(128) unsigned char aa_smem[];
     uint16_t *sQ = (uint16_t *)(aa_smem + C::Q_OFF), *sK = (uint16_t *)(aa_smem + C::K_OFF),
              *sV = (uint16_t *)(aa_smem + C::V_OFF);
@@ -128,97 +135,120 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
     aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kv_begin, kv_stop);
     CP::commit();
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
-    const int ra = warp * 16 + g, rb = ra + 8;  // this lane's two rows in the tile
-    const bool va = ra < rows, vb = rb < rows;
-    const int pa = dec + (row0 + ra) / p.group, pb = dec + (row0 + rb) / p.group;
+    const int wrow = warp * 16 * MB;  // the warp's first row in the tile
+    int rr[RH], rp[RH];               // this lane's rows and their positions
+    float rm[RH], rl[RH];             // running max (exp2 domain), per-lane partial sums
+#pragma unroll
+    for (int h = 0; h < RH; h++) {
+        rr[h] = wrow + (h >> 1) * 16 + (h & 1) * 8 + g;  // increasing in h
+        rp[h] = dec + (row0 + rr[h]) / p.group;
+        rm[h] = -INFINITY;
+        rl[h] = 0.f;
+    }
     // ldmatrix row addresses: Q (A, x4 = rows 0-15 x k 0-15), K (B of two n
     // blocks x k 0-15), V (B^T through .trans: keys k 0-15 x two n blocks).
-    const uint16_t *qp = sQ + (warp * 16 + (lane & 15)) * C::LDQ + (lane >> 4) * 8;
+    const uint16_t *qp = sQ + (wrow + (lane & 15)) * C::LDQ + (lane >> 4) * 8;
     const int koff = ((lane & 7) + ((lane >> 4) << 3)) * C::LDQ + ((lane >> 3) & 1) * 8;
     const int voff = ((lane & 7) + (((lane >> 3) & 1) << 3)) * C::LDQ + (lane >> 4) * 8;
-    float o[NO][4];
+    float o[MB][NO][4];
 #pragma unroll
-    for (int n = 0; n < NO; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
-    float ma = -INFINITY, mb = -INFINITY, la = 0.f, lb = 0.f;
+    for (int m = 0; m < MB; m++)
+#pragma unroll
+        for (int n = 0; n < NO; n++) o[m][n][0] = o[m][n][1] = o[m][n][2] = o[m][n][3] = 0.f;
     for (int kt = kv_begin; kt < kv_stop; kt += C::BN) {
         const bool more = kt + C::BN < kv_stop;
         CP::wait_1();     // K(t) landed (V(t) may be in flight)
         __syncthreads();  // ... for every thread; sQ written; the last tile consumed
-        float s[NS][4];
+        float s[MB][NS][4];
 #pragma unroll
-        for (int n = 0; n < NS; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
+        for (int m = 0; m < MB; m++)
+#pragma unroll
+            for (int n = 0; n < NS; n++) s[m][n][0] = s[m][n][1] = s[m][n][2] = s[m][n][3] = 0.f;
 #pragma unroll
         for (int kk = 0; kk < C::HD / 16; kk++) {
-            uint32_t qa[4];
-            aa_ldsm4(qa, qp + kk * 16);
+            uint32_t qa[MB][4];
+#pragma unroll
+            for (int m = 0; m < MB; m++) aa_ldsm4(qa[m], qp + m * 16 * C::LDQ + kk * 16);
 #pragma unroll
             for (int n = 0; n < NS / 2; n++) {
                 uint32_t kb[4];
                 aa_ldsm4(kb, sK + n * 16 * C::LDQ + koff + kk * 16);
-                aa_mma<T>(s[2 * n], qa, kb[0], kb[1]);
-                aa_mma<T>(s[2 * n + 1], qa, kb[2], kb[3]);
+#pragma unroll
+                for (int m = 0; m < MB; m++) {
+                    aa_mma<T>(s[m][2 * n], qa[m], kb[0], kb[1]);
+                    aa_mma<T>(s[m][2 * n + 1], qa[m], kb[2], kb[3]);
+                }
             }
         }
         __syncthreads();  // every warp is done with sK
         if (more) aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kt + C::BN, kv_stop);
         CP::commit();
         // mask (causal, the split's end, padding rows), then the online softmax
-        float mxa = -INFINITY, mxb = -INFINITY;
-        if (va && vb && kt + C::BN <= kv_stop && kt + C::BN - 1 <= pa) {  // pa <= pb
+        float mx[RH];
 #pragma unroll
-            for (int n = 0; n < NS; n++)  // every key of the tile is visible to both rows
+        for (int h = 0; h < RH; h++) mx[h] = -INFINITY;
+        if (rr[RH - 1] < rows && kt + C::BN <= kv_stop && kt + C::BN - 1 <= rp[0]) {
+            // every key of the tile is visible to every row of this lane
 #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    s[n][e] *= s2;
-                    s[n][2 + e] *= s2;
-                    mxa = fmaxf(mxa, s[n][e]);
-                    mxb = fmaxf(mxb, s[n][2 + e]);
-                }
+            for (int h = 0; h < RH; h++)
+#pragma unroll
+                for (int n = 0; n < NS; n++)
+#pragma unroll
+                    for (int e = 0; e < 2; e++) {
+                        float &v = s[h >> 1][n][(h & 1) * 2 + e];
+                        v *= s2;
+                        mx[h] = fmaxf(mx[h], v);
+                    }
         } else {
 #pragma unroll
-            for (int n = 0; n < NS; n++)
+            for (int h = 0; h < RH; h++)
 #pragma unroll
-                for (int e = 0; e < 2; e++) {
-                    const int k = kt + n * 8 + 2 * tq + e;
-                    const bool in = k < kv_stop;
-                    s[n][e] = va && in && k <= pa ? s[n][e] * s2 : -INFINITY;
-                    s[n][2 + e] = vb && in && k <= pb ? s[n][2 + e] * s2 : -INFINITY;
-                    mxa = fmaxf(mxa, s[n][e]);
-                    mxb = fmaxf(mxb, s[n][2 + e]);
-                }
-        }
-        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 1));
-        mxa = fmaxf(mxa, __shfl_xor_sync(0xffffffffu, mxa, 2));
-        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 1));
-        mxb = fmaxf(mxb, __shfl_xor_sync(0xffffffffu, mxb, 2));
-        const float na = fmaxf(ma, mxa), nb = fmaxf(mb, mxb);
-        const float aa = ma == -INFINITY ? 1.f : exp2f(ma - na);
-        const float ab = mb == -INFINITY ? 1.f : exp2f(mb - nb);
-        ma = na;
-        mb = nb;
-        // A row with no visible key so far has max -inf and every s -inf:
-        // subtract 0 there so that exp2(-inf - 0) = 0 (no -inf - -inf NaN).
-        const float za = na == -INFINITY ? 0.f : na, zb = nb == -INFINITY ? 0.f : nb;
-        float suma = 0.f, sumb = 0.f;
-        uint32_t pf[NS / 2][4];  // P as the A operand: [k step][a0..a3]
+                for (int n = 0; n < NS; n++)
 #pragma unroll
-        for (int n = 0; n < NS; n++) {
-            const float p0 = exp2f(s[n][0] - za), p1 = exp2f(s[n][1] - za);
-            const float p2 = exp2f(s[n][2] - zb), p3 = exp2f(s[n][3] - zb);
-            suma += p0 + p1;
-            sumb += p2 + p3;
-            pf[n / 2][(n & 1) * 2] = aa_pack2<T>(p0, p1);      // a0 / a2: row g
-            pf[n / 2][(n & 1) * 2 + 1] = aa_pack2<T>(p2, p3);  // a1 / a3: row g+8
+                    for (int e = 0; e < 2; e++) {
+                        const int k = kt + n * 8 + 2 * tq + e;
+                        float &v = s[h >> 1][n][(h & 1) * 2 + e];
+                        v = rr[h] < rows && k < kv_stop && k <= rp[h] ? v * s2 : -INFINITY;
+                        mx[h] = fmaxf(mx[h], v);
+                    }
         }
-        la = la * aa + suma;  // per-lane partial sums, reduced over the quad at the end
-        lb = lb * ab + sumb;
+        float alpha[RH], z[RH], sum[RH];
 #pragma unroll
-        for (int n = 0; n < NO; n++) {
-            o[n][0] *= aa;
-            o[n][1] *= aa;
-            o[n][2] *= ab;
-            o[n][3] *= ab;
+        for (int h = 0; h < RH; h++) {
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+            mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+            const float nm = fmaxf(rm[h], mx[h]);
+            alpha[h] = rm[h] == -INFINITY ? 1.f : exp2f(rm[h] - nm);
+            rm[h] = nm;
+            // a row with no visible key so far has max -inf and every s -inf:
+            // subtract 0 there so that exp2(-inf - 0) = 0 (no -inf - -inf NaN)
+            z[h] = nm == -INFINITY ? 0.f : nm;
+            sum[h] = 0.f;
         }
+        uint32_t pf[MB][NS / 2][4];  // P as the A operand: [block][k step][a0..a3]
+#pragma unroll
+        for (int m = 0; m < MB; m++)
+#pragma unroll
+            for (int n = 0; n < NS; n++) {
+                const float p0 = exp2f(s[m][n][0] - z[2 * m]), p1 = exp2f(s[m][n][1] - z[2 * m]);
+                const float p2 = exp2f(s[m][n][2] - z[2 * m + 1]);
+                const float p3 = exp2f(s[m][n][3] - z[2 * m + 1]);
+                sum[2 * m] += p0 + p1;
+                sum[2 * m + 1] += p2 + p3;
+                pf[m][n / 2][(n & 1) * 2] = aa_pack2<T>(p0, p1);      // a0 / a2: row g
+                pf[m][n / 2][(n & 1) * 2 + 1] = aa_pack2<T>(p2, p3);  // a1 / a3: row g+8
+            }
+#pragma unroll
+        for (int h = 0; h < RH; h++) rl[h] = rl[h] * alpha[h] + sum[h];
+#pragma unroll
+        for (int m = 0; m < MB; m++)
+#pragma unroll
+            for (int n = 0; n < NO; n++) {
+                o[m][n][0] *= alpha[2 * m];
+                o[m][n][1] *= alpha[2 * m];
+                o[m][n][2] *= alpha[2 * m + 1];
+                o[m][n][3] *= alpha[2 * m + 1];
+            }
         CP::wait_1();     // V(t) landed (K(t+1) may be in flight)
         __syncthreads();  // ... for every thread
 #pragma unroll
@@ -227,37 +257,39 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
             for (int n = 0; n < NO / 2; n++) {
                 uint32_t vb4[4];
                 aa_ldsm4t(vb4, sV + kk * 16 * C::LDQ + voff + n * 16);
-                aa_mma<T>(o[2 * n], pf[kk], vb4[0], vb4[1]);
-                aa_mma<T>(o[2 * n + 1], pf[kk], vb4[2], vb4[3]);
+#pragma unroll
+                for (int m = 0; m < MB; m++) {
+                    aa_mma<T>(o[m][2 * n], pf[m][kk], vb4[0], vb4[1]);
+                    aa_mma<T>(o[m][2 * n + 1], pf[m][kk], vb4[2], vb4[3]);
+                }
             }
         __syncthreads();  // every warp is done with sV
         if (more) aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kt + C::BN, kv_stop);
         CP::commit();
     }
     CP::wait_all();  // nothing real is pending
-    la += __shfl_xor_sync(0xffffffffu, la, 1);
-    la += __shfl_xor_sync(0xffffffffu, la, 2);
-    lb += __shfl_xor_sync(0xffffffffu, lb, 1);
-    lb += __shfl_xor_sync(0xffffffffu, lb, 2);
 #pragma unroll
-    for (int h = 0; h < 2; h++) {
-        const int r = h ? rb : ra;
+    for (int h = 0; h < RH; h++) {
+        float L = rl[h];
+        L += __shfl_xor_sync(0xffffffffu, L, 1);
+        L += __shfl_xor_sync(0xffffffffu, L, 2);
+        const int r = rr[h], m = h >> 1, i = (h & 1) * 2;
         if (r >= rows) continue;
-        const float L = h ? lb : la, M = h ? mb : ma, inv = L > 0.f ? 1.f / L : 0.f;
+        const float inv = L > 0.f ? 1.f / L : 0.f;
         const int j = (row0 + r) / p.group, qh = kvh * p.group + (row0 + r) % p.group;
         const int64_t t = (int64_t)a.cu_seqlens_q[b] + j, orow = t * a.n_q + qh;
         if (direct) {
             uint16_t *dst = (uint16_t *)a.out + orow * C::HD + 2 * tq;
 #pragma unroll
             for (int n = 0; n < NO; n++)
-                *(uint32_t *)(dst + n * 8) = aa_pack2<T>(o[n][2 * h] * inv, o[n][2 * h + 1] * inv);
+                *(uint32_t *)(dst + n * 8) = aa_pack2<T>(o[m][n][i] * inv, o[m][n][i + 1] * inv);
         } else {
             const int64_t prow = (int64_t)split * a.token_num * a.n_q + orow;
             float *dst = p.part_o + prow * C::HD + 2 * tq;
 #pragma unroll
             for (int n = 0; n < NO; n++)
-                *(float2 *)(dst + n * 8) = make_float2(o[n][2 * h] * inv, o[n][2 * h + 1] * inv);
-            if (tq == 0) p.part_lse[prow] = L > 0.f ? M + log2f(L) : -INFINITY;
+                *(float2 *)(dst + n * 8) = make_float2(o[m][n][i] * inv, o[m][n][i + 1] * inv);
+            if (tq == 0) p.part_lse[prow] = L > 0.f ? rm[h] + log2f(L) : -INFINITY;
         }
     }
 }
@@ -265,7 +297,7 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
 // Big tiles, longest first: tile = big_start[n] - 1 - blockIdx.x (causal rows
 // late in a prompt see the most keys; starting them first shortens the tail).
 template <class C>
-static __global__ void __launch_bounds__(C::NT, 3) aa80_fa2(aa_params p) {
+static __global__ void __launch_bounds__(C::NT, C::MINB) aa80_fa2(aa_params p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
     const int n = (int)p.a.bsz, total = p.big_start[n];
     if ((int)blockIdx.x >= total) return;
@@ -282,14 +314,24 @@ static __global__ void __launch_bounds__(C::NT, 3) aa80_fa2(aa_params p) {
 #endif
 }
 
-// FDEPLOY_ATTN_PREFILL=wmma: the WMMA tiles for prefill too (read once).
-static bool aa80_use_fa2() {
-    static int use = -1;
-    if (use < 0) {
+// FDEPLOY_ATTN_PREFILL (read once): "wmma" = the WMMA tiles for prefill too,
+// "mma1" = mma.sync tiles with 4 warps x 16 rows (BN 64), else (default) 2 warps
+// x 32 rows (BN 32 for head_dim 128 to stay within 255 registers, 64 for 64).
+static int aa80_prefill_mode() {
+    static int mode = -1;
+    if (mode < 0) {
         const char *e = getenv("FDEPLOY_ATTN_PREFILL");
-        use = !(e && strcmp(e, "wmma") == 0);
+        mode = e && strcmp(e, "wmma") == 0 ? 0 : e && strcmp(e, "mma1") == 0 ? 1 : 2;
     }
-    return use != 0;
+    return mode;
+}
+
+template <class F>
+static cudaError_t aa80_launch_fa2(dim3 g, cudaStream_t st, const aa_params &p) {
+    cudaError_t e = cudaFuncSetAttribute(aa80_fa2<F>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         F::SMEM);
+    if (e == cudaSuccess) aa80_fa2<F><<<g, F::NT, F::SMEM, st>>>(p);
+    return e;
 }
 
 template <class C>
@@ -315,14 +357,13 @@ struct aa80_kernels {
     }
     template <class C> static cudaError_t big(dim3 g, cudaStream_t st, const aa_params &p) {
         if constexpr (!C::INT8 && C::HD <= 128) {
-            typedef aa_fa_cfg<typename C::T, C::HD> F;
-            static_assert(F::BM == C::BM, "the planner's big tiles");
-            if (aa80_use_fa2()) {
-                cudaError_t e = cudaFuncSetAttribute(
-                    aa80_fa2<F>, cudaFuncAttributeMaxDynamicSharedMemorySize, F::SMEM);
-                if (e == cudaSuccess) aa80_fa2<F><<<g, F::NT, F::SMEM, st>>>(p);
-                return e;
-            }
+            typedef typename C::T T;
+            typedef aa_fa_cfg<T, C::HD, 4, 1, 64> F1;
+            typedef aa_fa_cfg<T, C::HD, 2, 2, C::HD == 128 ? 32 : 64> F2;
+            static_assert(F1::BM == C::BM && F2::BM == C::BM, "the planner's big tiles");
+            const int mode = aa80_prefill_mode();
+            if (mode == 1) return aa80_launch_fa2<F1>(g, st, p);
+            if (mode == 2) return aa80_launch_fa2<F2>(g, st, p);
         }
         cudaError_t e = cudaFuncSetAttribute(aa80_big<C>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);

@@ -45,22 +45,69 @@ struct aa_cfg {
 };
 
 // Query rows [row0, row0+rows) of sequence b into sQ, rotated, zero-padded to BM.
+// 16-byte chunks of 8 dims per thread when qkv is 16-byte aligned and the rotary
+// half (rot_dim/2) is a multiple of 8 (a chunk never straddles rot_dim or the
+// neox halves); else one element per thread. Same arithmetic as aa_rope.
 template <class C>
 static __device__ void aa_load_q(const aa_params &p, uint16_t *sQ, int b, int kvh, int row0,
                                  int rows) {
+    typedef typename C::T T;
     const fd__attn_args &a = p.a;
     const int cu0 = a.cu_seqlens_q[b], dec = a.seq_lens_decoder[b];
     const int64_t stride = (int64_t)(a.n_q + 2 * a.n_kv) * C::HD;
+    if ((uintptr_t)a.qkv % 16 == 0 && (!a.rotary || a.rot_dim % 16 == 0)) {
+        constexpr int CPR = C::HD / 8;
+        for (int i = threadIdx.x; i < C::BM * CPR; i += C::NT) {
+            const int r = i / CPR, d0 = (i % CPR) * 8;
+            uint4 outv = make_uint4(0, 0, 0, 0);
+            if (r < rows) {
+                const int j = (row0 + r) / p.group, qh = kvh * p.group + (row0 + r) % p.group;
+                const T *x = (const T *)a.qkv + (cu0 + j) * stride + qh * C::HD;
+                const uint4 raw = *(const uint4 *)(x + d0);
+                if (!a.rotary || d0 >= a.rot_dim) {
+                    outv = raw;  // T -> f32 -> T is exact
+                } else {
+                    const float *cs = a.rotary + (int64_t)(dec + j) * a.rot_dim;
+                    const int half = a.rot_dim / 2;
+                    const T *xe = (const T *)&raw;
+                    __align__(16) uint16_t h[8];
+                    if (a.rotary_neox) {
+                        const bool first = d0 < half;
+                        const int i0 = first ? d0 : d0 - half;
+                        const uint4 praw = *(const uint4 *)(x + (first ? d0 + half : d0 - half));
+                        const T *ye = (const T *)&praw;
+#pragma unroll
+                        for (int e = 0; e < 8; e++) {
+                            float v = fd_to_f32(xe[e]), y = fd_to_f32(ye[e]);
+                            float c = cs[i0 + e], sn = cs[half + i0 + e];
+                            h[e] = aa_bits<T>(first ? v * c - y * sn : v * c + y * sn);
+                        }
+                    } else {
+#pragma unroll
+                        for (int e = 0; e < 8; e++) {
+                            const int i2 = (d0 + e) / 2;
+                            float v = fd_to_f32(xe[e]), y = fd_to_f32(xe[e ^ 1]);
+                            float c = cs[i2], sn = cs[half + i2];
+                            h[e] = aa_bits<T>((e & 1) == 0 ? v * c - y * sn : v * c + y * sn);
+                        }
+                    }
+                    outv = *(const uint4 *)h;
+                }
+            }
+            *(uint4 *)(sQ + r * C::LDQ + d0) = outv;
+        }
+        return;
+    }
     for (int i = threadIdx.x; i < C::BM * C::HD; i += C::NT) {
         int r = i / C::HD, d = i % C::HD;
         float v = 0.f;
         if (r < rows) {
             int j = (row0 + r) / p.group, qh = kvh * p.group + (row0 + r) % p.group;
-            const typename C::T *x = (const typename C::T *)a.qkv + (cu0 + j) * stride + qh * C::HD;
+            const T *x = (const T *)a.qkv + (cu0 + j) * stride + qh * C::HD;
             v = aa_rope(x, d, a.rotary ? a.rotary + (int64_t)(dec + j) * a.rot_dim : nullptr,
                         a.rot_dim, a.rotary_neox);
         }
-        sQ[r * C::LDQ + d] = aa_bits<typename C::T>(v);
+        sQ[r * C::LDQ + d] = aa_bits<T>(v);
     }
 }
 
