@@ -6,6 +6,7 @@
 // pending count (then sleeps). The spins are bounded in time, so an idle pool
 // or an oversubscribed machine ends up sleeping as before.
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -23,7 +24,26 @@
 #define cpu_relax() ((void)0)
 #endif
 
-enum { SPIN_NS = 1000000 };  // spin up to 1 ms before sleeping
+// Waiting: busy-poll for SPIN_NS, then poll with sched_yield (a thread that
+// shares the core - ours or another process's - gets it) up to YIELD_NS,
+// then sleep on a condition variable.
+enum { SPIN_NS = 50000, YIELD_NS = 500000 };
+
+// One poll step i of a wait that started at *t0 (0: not yet read); 0 when it
+// is time to sleep.
+static int64_t now_ns(void);
+static int backoff(int i, int64_t *t0) {
+    if ((i & 63) != 63) {
+        cpu_relax();
+        return 1;
+    }
+    int64_t t = now_ns();
+    if (!*t0) *t0 = t;
+    if (t - *t0 < SPIN_NS) return 1;
+    if (t - *t0 >= YIELD_NS) return 0;
+    sched_yield();
+    return 1;
+}
 
 struct fd_threadpool {
     int n;                  // threads including the caller
@@ -58,15 +78,11 @@ typedef struct worker_arg { fd_threadpool *tp; int idx; } worker_arg;
 
 // Waits until the generation moves past `seen` (or quit); returns the new one.
 static uint64_t wait_job(fd_threadpool *tp, uint64_t seen) {
-    int64_t deadline = 0;
+    int64_t t0 = 0;
     for (int i = 0;; i++) {
         uint64_t g = atomic_load_explicit(&tp->generation, memory_order_acquire);
         if (g != seen || atomic_load_explicit(&tp->quit, memory_order_relaxed)) return g;
-        cpu_relax();
-        if ((i & 255) != 255) continue;
-        int64_t t = now_ns();
-        if (!deadline) deadline = t + SPIN_NS;
-        if (t >= deadline) break;
+        if (!backoff(i, &t0)) break;
     }
     pthread_mutex_lock(&tp->mu);
     // seq_cst pairs with the caller's store of generation, load of sleepers:
@@ -176,13 +192,9 @@ void fd__parallel_for(fd_threadpool *tp, int64_t n, int64_t grain, fd_range_fn f
     int64_t b, e;
     chunk(tp, 0, &b, &e);
     if (b < e) fn(arg, b, e);
-    int64_t deadline = 0;
+    int64_t t0 = 0;
     for (int i = 0; atomic_load_explicit(&tp->pending, memory_order_acquire) > 0; i++) {
-        cpu_relax();
-        if ((i & 255) != 255) continue;
-        int64_t t = now_ns();
-        if (!deadline) deadline = t + SPIN_NS;
-        if (t < deadline) continue;
+        if (backoff(i, &t0)) continue;
         pthread_mutex_lock(&tp->mu);
         while (atomic_load_explicit(&tp->pending, memory_order_acquire) > 0)
             pthread_cond_wait(&tp->done, &tp->mu);

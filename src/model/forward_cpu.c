@@ -16,7 +16,7 @@ struct fd__cpu_scratch {
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2;
     int *tok_seq, *tok_pos;   // per token: its sequence, its position
     float *rope;              // per token: head_dim/2 cosines, then head_dim/2 sines
-    fd__q8_block *xq;         // a matmul's input quantized to 8 bits
+    void *xq;                 // a matmul's input quantized (fd__q16_block or fd__q8_block)
     int64_t xq_blocks;
 };
 
@@ -32,9 +32,21 @@ typedef struct mm_job {
     float *y[MM_MAX];
     int64_t row0[MM_MAX + 1];  // first row of weight i in the concatenation
     const float *x;
-    const fd__q8_block *xq;    // x quantized (integer kernels), or NULL
+    const void *xq;            // x quantized (integer kernels), or NULL
+    int act8;                  // xq holds fd__q8_block (else fd__q16_block)
     int n_tok, avx2;
 } mm_job;
+
+// Activations of the integer kernels: 16-bit by default; FDEPLOY_ACT_INT8=1
+// picks 8-bit ones (llama.cpp's choice: a bit faster, logits off by up to ~1).
+static int act_int8(void) {
+    static int v = -1;  // benign race: every thread computes the same value
+    if (v < 0) {
+        const char *e = getenv("FDEPLOY_ACT_INT8");
+        v = e && *e && strcmp(e, "0") != 0;
+    }
+    return v;
+}
 
 static void mm_range(void *arg, int64_t r0, int64_t r1) {
     const mm_job *j = arg;
@@ -44,8 +56,12 @@ static void mm_range(void *arg, int64_t r0, int64_t r1) {
         const fd_weight *w = j->w[i];
         b -= j->row0[i];
         e -= j->row0[i];
-        if (j->xq) {
+        if (j->xq && j->act8) {
             fd__matmul_rows_q8(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e);
+            continue;
+        }
+        if (j->xq) {
+            fd__matmul_rows_q16(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e);
             continue;
         }
         float *scratch = malloc((size_t)w->ne0 * sizeof(float));
@@ -68,7 +84,12 @@ static void matmul_n(fd_model *m, fd__cpu_scratch *s, int n_w, const fd_weight *
     }
     int64_t k = w[0]->ne0, nb = k / 32;
     if (q8 && (int64_t)n_tok * nb <= s->xq_blocks) {
-        for (int t = 0; t < n_tok; t++) fd__quantize_row_q8(x + t * k, k, s->xq + t * nb);
+        j.act8 = act_int8();
+        for (int t = 0; t < n_tok; t++)
+            if (j.act8)
+                fd__quantize_row_q8(x + t * k, k, (fd__q8_block *)s->xq + t * nb);
+            else
+                fd__quantize_row_q16(x + t * k, k, (fd__q16_block *)s->xq + t * nb);
         j.xq = s->xq;
     }
     fd__parallel_for(m->pool, j.row0[n_w], 16, mm_range, &j);
@@ -307,7 +328,7 @@ fd_status fd__cpu_scratch_create(const fd_model *m, int max_tokens, fd__cpu_scra
     s->rope = calloc(T * h->head_dim, 4);
     int64_t widest = wide > h->n_ff ? wide : h->n_ff;  // longest matmul input
     s->xq_blocks = (int64_t)T * (widest / 32);
-    s->xq = calloc((size_t)s->xq_blocks + 1, sizeof(fd__q8_block));
+    s->xq = calloc((size_t)s->xq_blocks + 1, sizeof(fd__q16_block));  // the larger block
     if (!s->rope || !s->xq ||
         !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->tok_seq || !s->tok_pos) {
         fd__cpu_scratch_free(s);

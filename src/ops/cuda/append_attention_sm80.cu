@@ -314,16 +314,14 @@ static __global__ void __launch_bounds__(C::NT, C::MINB) aa80_fa2(aa_params p) {
 #endif
 }
 
-// FDEPLOY_ATTN_PREFILL (read once): "wmma" = the WMMA tiles for prefill too,
-// "mma1" = mma.sync tiles with 4 warps x 16 rows (BN 64), else (default) 2 warps
-// x 32 rows (BN 32 for head_dim 128 to stay within 255 registers, 64 for 64).
+// FDEPLOY_ATTN_PREFILL: "wmma" = the WMMA tiles for prefill too, "mma2" =
+// mma.sync tiles with 2 warps x 32 rows (BN 32 for head_dim 128 to stay within
+// 255 registers, 64 for 64), else (default) 4 warps x 16 rows (BN 64): the
+// fastest on the H100 (docs/gpu-logs/attention-after-tuning.log: 0.89 ms vs
+// 1.17 ms and 1.95 ms for a 4096-token prefill).
 static int aa80_prefill_mode() {
-    static int mode = -1;
-    if (mode < 0) {
-        const char *e = getenv("FDEPLOY_ATTN_PREFILL");
-        mode = e && strcmp(e, "wmma") == 0 ? 0 : e && strcmp(e, "mma1") == 0 ? 1 : 2;
-    }
-    return mode;
+    const char *e = getenv("FDEPLOY_ATTN_PREFILL");
+    return e && strcmp(e, "wmma") == 0 ? 0 : e && strcmp(e, "mma2") == 0 ? 2 : 1;
 }
 
 template <class F>
