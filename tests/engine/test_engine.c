@@ -66,6 +66,29 @@ static int encode(const char *text, int32_t *ids, int cap) {
     return n;
 }
 
+// An engine on the model: max_model_len, block size, KV pool bytes, prefix caching.
+static fd_engine *start_engine(int max_len, int block, size_t kv_bytes, int prefix) {
+    fd_engine_params ep;
+    fd_engine_params_default(&ep);
+    ep.max_model_len = max_len;
+    ep.block_size = block;
+    ep.kv_cache_bytes = kv_bytes;
+    ep.enable_prefix_caching = prefix;
+    fd_engine *e = NULL;
+    CHECK_OK(fd_engine_create(model, &ep, &e));
+    return e;
+}
+
+// Greedy, exactly max_tokens tokens (end tokens ignored).
+static fd_request_params greedy(int max_tokens) {
+    fd_request_params rp;
+    fd_request_params_default(&rp);
+    rp.sampling.temperature = 0;
+    rp.max_tokens = max_tokens;
+    rp.ignore_eos = 1;
+    return rp;
+}
+
 static const char *prompts[] = {
     "The capital of France is", "Once upon a time", "1, 2, 3, 4,", "The quick brown fox",
     "Water boils at", "My favourite colour is", "In the beginning", "A B C D E",
@@ -74,18 +97,9 @@ static const char *prompts[] = {
 // Greedy outputs of 8 prompts run together equal each prompt run alone.
 static void batching_keeps_greedy_results(void) {
     if (!load()) return;
-    fd_engine_params ep;
-    fd_engine_params_default(&ep);
-    ep.max_model_len = 256;
-    ep.kv_cache_bytes = 64u << 20;
-    fd_engine *e;
-    CHECK_OK(fd_engine_create(model, &ep, &e));
+    fd_engine *e = start_engine(256, 64, 64u << 20, 1);
     if (!e) return;
-    fd_request_params rp;
-    fd_request_params_default(&rp);
-    rp.sampling.temperature = 0;
-    rp.max_tokens = 6;
-    rp.ignore_eos = 1;
+    fd_request_params rp = greedy(6);
     static result solo[8], together[8];
     int32_t ids[64];
     for (int i = 0; i < 8; i++) {
@@ -115,19 +129,9 @@ static void batching_keeps_greedy_results(void) {
 // A prompt longer than a block, sent twice: the second finds its blocks.
 static void prefix_cache_hit(void) {
     if (!load()) return;
-    fd_engine_params ep;
-    fd_engine_params_default(&ep);
-    ep.max_model_len = 256;
-    ep.block_size = 16;
-    ep.kv_cache_bytes = 32u << 20;
-    fd_engine *e;
-    CHECK_OK(fd_engine_create(model, &ep, &e));
+    fd_engine *e = start_engine(256, 16, 32u << 20, 1);
     if (!e) return;
-    fd_request_params rp;
-    fd_request_params_default(&rp);
-    rp.sampling.temperature = 0;
-    rp.max_tokens = 4;
-    rp.ignore_eos = 1;
+    fd_request_params rp = greedy(4);
     int32_t ids[128];
     int n = encode("You are a helpful assistant. Answer briefly and precisely, in plain English, "
                    "without lists, tables or headings, and never mention that you are an AI model. "
@@ -164,20 +168,9 @@ static void prefix_cache_hit(void) {
 // A pool too small for all requests at once: preemption, all complete, same results.
 static void preemption_completes_everything(void) {
     if (!load()) return;
-    fd_engine_params ep;
-    fd_engine_params_default(&ep);
-    ep.max_model_len = 64;
-    ep.block_size = 16;
-    ep.enable_prefix_caching = 0;
-    ep.kv_cache_bytes = 6 * (2u * 30 * 16 * 192 * 4);  // 6 blocks of the 135M model
-    fd_engine *e;
-    CHECK_OK(fd_engine_create(model, &ep, &e));
+    fd_engine *e = start_engine(64, 16, 6 * (2u * 30 * 16 * 192 * 4), 0);  // 6 blocks of the 135M model
     if (!e) return;
-    fd_request_params rp;
-    fd_request_params_default(&rp);
-    rp.sampling.temperature = 0;
-    rp.max_tokens = 20;
-    rp.ignore_eos = 1;
+    fd_request_params rp = greedy(20);
     static result r[4];
     int32_t ids[64];
     for (int i = 0; i < 4; i++) {
@@ -198,17 +191,10 @@ static void preemption_completes_everything(void) {
 
 static void abort_and_bad_requests(void) {
     if (!load()) return;
-    fd_engine_params ep;
-    fd_engine_params_default(&ep);
-    ep.max_model_len = 128;
-    ep.kv_cache_bytes = 32u << 20;
-    fd_engine *e;
-    CHECK_OK(fd_engine_create(model, &ep, &e));
+    fd_engine *e = start_engine(128, 64, 32u << 20, 1);
     if (!e) return;
-    fd_request_params rp;
-    fd_request_params_default(&rp);
-    rp.max_tokens = 100;
-    rp.ignore_eos = 1;
+    fd_request_params rp = greedy(100);
+    rp.sampling.temperature = 0.8f;
     int32_t ids[200] = {0};
     int n = encode(prompts[0], ids, 200);
     result r;
