@@ -138,6 +138,7 @@ static int run_on_engine(fd_model *m, const run_opts *o, const int32_t *ids, int
     } else {
         double pp = q.t_first - q.t_submit, tg = q.t_last - q.t_first;
         printf("\n");
+        fflush(stdout);
         fprintf(stderr, "fdeploy: prompt %d tokens in %.3f s (%.1f tok/s), generated %d tokens (%.1f tok/s), finish: %s%s%s\n",
                 n, pp, n / (pp > 0 ? pp : 1e-9), q.n_tokens, q.n_tokens > 1 ? (q.n_tokens - 1) / (tg > 0 ? tg : 1e-9) : 0.0,
                 q.reason, q.error[0] ? ": " : "", q.error);
@@ -193,6 +194,7 @@ int fd_cmd_run(int argc, char **argv) {
         goto done;
     }
     printf("\n");
+    fflush(stdout);
     fprintf(stderr, "fdeploy: prompt %d tokens in %.2f s (%.1f tok/s), generated %d tokens in %.2f s (%.1f tok/s), finish: %s\n",
             st.n_prompt, st.prompt_s, st.n_prompt / (st.prompt_s > 0 ? st.prompt_s : 1e-9), st.n_generated,
             st.generate_s, st.n_generated / (st.generate_s > 0 ? st.generate_s : 1e-9),
