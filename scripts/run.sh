@@ -15,4 +15,6 @@ build/$name/bin/fdeploy info
 build/$name/bin/fdeploy selftest
 echo
 echo "$ fdeploy run -p \"What is the capital of France? Answer in one sentence.\""
-build/$name/bin/fdeploy run -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
+device=cpu
+[ -n "$archs" ] && [ "$(build/$name/bin/fdeploy info --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["devices"]))')" != 0 ] && device=0
+build/$name/bin/fdeploy run --device "$device" -p "What is the capital of France? Answer in one sentence." -n 64 --temp 0
