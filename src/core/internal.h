@@ -53,6 +53,9 @@ float fd__get_f(fd_dtype dt, const void *p, int64_t i);
 // Stores v (rounded to nearest even) as element i of an f32/f16/bf16 array.
 void fd__set_f(fd_dtype dt, void *p, int64_t i, float v);
 
+// n halves to floats (F16C when the CPU has it: the GPU backend's logits).
+void fd__f16_to_f32_row(const uint16_t *in, float *out, int64_t n);
+
 // 1 if `dt` is one of the dtypes in `mask` (FD_DT bits).
 static inline int fd__dtype_in(fd_dtype dt, unsigned mask) {
     return (mask >> dt) & 1u;

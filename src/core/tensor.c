@@ -2,6 +2,9 @@
 // dtype facts, tensor views and their argument checks, half-precision conversion.
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "core/internal.h"
 
@@ -156,4 +159,23 @@ void fd__set_f(fd_dtype dt, void *p, int64_t i, float v) {
     case FD_BF16: ((uint16_t *)p)[i] = fd_f32_to_bf16(v); break;
     default: ((float *)p)[i] = v; break;
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx,f16c"))) static void f16_row_f16c(const uint16_t *in, float *out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(in + i))));
+    for (; i < n; i++) out[i] = fd_f16_to_f32(in[i]);
+}
+#endif
+
+void fd__f16_to_f32_row(const uint16_t *in, float *out, int64_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("f16c")) {
+        f16_row_f16c(in, out, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) out[i] = fd_f16_to_f32(in[i]);
 }

@@ -242,8 +242,14 @@ static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg) {
     fd_token_logprob top[20];
     ev.kind = FD_EVENT_TOKEN;
     ev.request_id = s->id;
-    memcpy(e->lp_scratch, lg, (size_t)e->n_vocab * sizeof *lg);
-    int32_t t = fd_sampler_sample(s->smp, e->lp_scratch);
+    // Penalties rewrite the logits; logprobs need the originals: copy only then.
+    const fd_sampling_params *sp = &s->p.sampling;
+    float *work = lg;
+    if (sp->repetition_penalty != 1 || sp->presence_penalty != 0 || sp->frequency_penalty != 0) {
+        memcpy(e->lp_scratch, lg, (size_t)e->n_vocab * sizeof *lg);
+        work = e->lp_scratch;
+    }
+    int32_t t = fd_sampler_sample(s->smp, work);
     if (is_stop_token(e, s, t)) {
         fd__engine_finish(e, s, "stop", NULL);
         return 1;

@@ -260,9 +260,8 @@ static fd_status lm_head(fd__gpu_runner *r, const fd__cpu_batch *b, int T, int S
     int n_out = 0;
     for (int i = 0; i < S; i++) {
         if (!b->want_logits[i] || b->n_new[i] == 0) continue;
-        const uint16_t *src = r->h_logits + (size_t)i * h->n_vocab;
-        float *dst = logits + (size_t)n_out++ * h->n_vocab;
-        for (int v = 0; v < h->n_vocab; v++) dst[v] = fd_f16_to_f32(src[v]);
+        fd__f16_to_f32_row(r->h_logits + (size_t)i * h->n_vocab, logits + (size_t)n_out++ * h->n_vocab,
+                           h->n_vocab);
     }
     return FD_OK;
 }
