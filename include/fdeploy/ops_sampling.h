@@ -12,6 +12,11 @@
 extern "C" {
 #endif
 
+// Probabilities of each row: p = exp((x - max) / t) / sum, in f32.
+//   x [M, V] f32/f16/bf16 logits; temperature [M] f32 or NULL (t <= 0 counts as 1:
+//   greedy callers then take the top-1 of p); probs [M, V] f32, not aliasing x.
+fd_status fd_softmax(fd_ctx *ctx, const fd_tensor *x, const fd_tensor *temperature, fd_tensor *probs);
+
 // Restricts each probability row to its top-k entries and renormalises them.
 //   probs [bs, V] f32; top_k [bs] i64; renorm_probs [bs, V] f32 (may be probs: in place).
 // Per row, k = top_k[b]: k <= 0 or k >= V copies the row unchanged. Otherwise

@@ -98,6 +98,9 @@ fd_status fd__cuda_rejection_top_p_sampling(const fd__launch *l, const float *pr
                                             int64_t bs, int64_t V, int64_t seed,
                                             int64_t *samples);
 
+fd_status fd__cuda_softmax(const fd__launch *l, fd_dtype dt, const void *x, const float *temp,
+                           int64_t m, int64_t v, float *probs);
+
 #ifdef __cplusplus
 }
 #endif
