@@ -88,8 +88,10 @@ static fd_status alloc_buffers(fd_engine *e) {
     e->b_seqs = calloc(S, sizeof *e->b_seqs);
     e->logits = calloc(S * (size_t)e->n_vocab, sizeof *e->logits);
     e->lp_scratch = calloc((size_t)e->n_vocab, sizeof *e->lp_scratch);
+    e->b_sample = calloc(S, sizeof *e->b_sample);
+    e->b_sampled = calloc(S, sizeof *e->b_sampled);
     if (!e->waiting || !e->running || !e->b_tokens || !e->b_npast || !e->b_nnew || !e->b_want ||
-        !e->b_blocks || !e->b_seqs || !e->logits || !e->lp_scratch)
+        !e->b_blocks || !e->b_seqs || !e->logits || !e->lp_scratch || !e->b_sample || !e->b_sampled)
         return fd__error(FD_ERR_OOM, "engine: out of memory");
     return FD_OK;
 }
@@ -174,7 +176,7 @@ void fd_engine_free(fd_engine *e) {
     fd__cpu_kv_release(&e->kv);
     free(e->inbox); free(e->aborts); free(e->waiting); free(e->running);
     free(e->b_tokens); free(e->b_npast); free(e->b_nnew); free(e->b_want); free(e->b_blocks);
-    free(e->b_seqs); free(e->logits); free(e->lp_scratch);
+    free(e->b_seqs); free(e->logits); free(e->lp_scratch); free(e->b_sample); free(e->b_sampled);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     free(e);

@@ -60,6 +60,8 @@ struct fd_engine {
     const int32_t **b_blocks;
     fd__seq **b_seqs;
     float *logits;                 // [max_num_seqs][n_vocab]
+    fd__gpu_sample_row *b_sample;  // [max_num_seqs]: sampling on the device
+    int32_t *b_sampled;            // [max_num_seqs]: tokens the device drew
     float *lp_scratch;             // [n_vocab]
     fd_engine_stats stats;         // under mu
     double t_start;

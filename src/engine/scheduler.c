@@ -236,8 +236,9 @@ static int is_stop_token(const fd_engine *e, const fd__seq *s, int32_t t) {
     return 0;
 }
 
-// Samples s's next token from its logits; returns 1 if s finished.
-static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg) {
+// Takes s's next token (`sampled` when the GPU drew it, else drawn here from
+// its logits); returns 1 if s finished.
+static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg, int32_t sampled) {
     fd_request_event ev = {0};
     fd_token_logprob top[20];
     ev.kind = FD_EVENT_TOKEN;
@@ -245,11 +246,11 @@ static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg) {
     // Penalties rewrite the logits; logprobs need the originals: copy only then.
     const fd_sampling_params *sp = &s->p.sampling;
     float *work = lg;
-    if (sp->repetition_penalty != 1 || sp->presence_penalty != 0 || sp->frequency_penalty != 0) {
+    if (sampled < 0 && (sp->repetition_penalty != 1 || sp->presence_penalty != 0 || sp->frequency_penalty != 0)) {
         memcpy(e->lp_scratch, lg, (size_t)e->n_vocab * sizeof *lg);
         work = e->lp_scratch;
     }
-    int32_t t = fd_sampler_sample(s->smp, work);
+    int32_t t = sampled >= 0 ? sampled : fd_sampler_sample(s->smp, work);
     if (is_stop_token(e, s, t)) {
         fd__engine_finish(e, s, "stop", NULL);
         return 1;
@@ -280,6 +281,30 @@ static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg) {
     return 1;
 }
 
+// The GPU draws the tokens itself (operator suite: softmax +
+// rejection_top_p_sampling) when every sequence sampling this step needs only
+// temperature / top-k / top-p: no penalties, min-p or logprobs, which need the
+// logits on the host. Fills e->b_sample; 1 if so.
+static int gpu_sampling_rows(fd_engine *e, const plan *pl) {
+    if (!e->gpu) return 0;
+    int n = 0;
+    for (int i = 0; i < pl->n_seqs; i++) {
+        if (!e->b_want[i]) continue;
+        const fd__seq *s = e->b_seqs[i];
+        const fd_sampling_params *sp = &s->p.sampling;
+        if (s->p.logprobs || s->p.top_logprobs || sp->min_p > 0 || sp->repetition_penalty != 1 ||
+            sp->presence_penalty != 0 || sp->frequency_penalty != 0)
+            return 0;
+        fd__gpu_sample_row *r = &e->b_sample[n++];
+        int greedy = sp->temperature <= 0 || sp->top_k == 1;
+        r->temperature = greedy ? 1.0f : sp->temperature;
+        r->top_p = greedy ? 1.0f : sp->top_p;
+        r->top_k = greedy ? 1 : sp->top_k;
+        r->seed = (int64_t)(sp->seed * 0x9e3779b97f4a7c15ull + (uint64_t)s->n_generated);  // per request and step
+    }
+    return 1;
+}
+
 static void update_stats(fd_engine *e) {
     pthread_mutex_lock(&e->mu);
     e->stats.running = e->n_running;
@@ -296,8 +321,10 @@ int fd__engine_step(fd_engine *e) {
     update_stats(e);
     if (pl.n_seqs == 0) return 0;
     fd__cpu_batch b = {pl.n_seqs, e->b_tokens, e->b_npast, e->b_nnew, e->b_blocks, e->b_want};
-    fd_status rc = e->gpu ? fd__gpu_forward(e->gpu, &b, e->logits)
-                          : fd__cpu_forward(e->m, &e->kv, e->scratch, &b, e->logits);
+    int on_device = gpu_sampling_rows(e, &pl);
+    fd_status rc = on_device ? fd__gpu_forward_sample(e->gpu, &b, e->b_sample, e->b_sampled)
+                 : e->gpu    ? fd__gpu_forward(e->gpu, &b, e->logits)
+                             : fd__cpu_forward(e->m, &e->kv, e->scratch, &b, e->logits);
     if (rc != FD_OK) {
         const char *msg = fd_last_error();
         for (int i = 0; i < pl.n_seqs; i++) fd__engine_finish(e, e->b_seqs[i], "error", msg);
@@ -307,7 +334,9 @@ int fd__engine_step(fd_engine *e) {
         fd__seq *s = e->b_seqs[i];
         s->n_computed += e->b_nnew[i];
         register_full_blocks(e, s);
-        if (e->b_want[i]) sample_and_emit(e, s, e->logits + (size_t)row++ * e->n_vocab);
+        if (!e->b_want[i]) continue;
+        sample_and_emit(e, s, e->logits + (size_t)row * e->n_vocab, on_device ? e->b_sampled[row] : -1);
+        row++;
     }
     update_stats(e);
     return 1;

@@ -35,6 +35,9 @@ struct fd__gpu_runner {
     fd_tensor out_norm, rotary, workspace;
     fd_tensor x, h, qkv, att, o, gu, a, last, logits;           // f16 activations
     fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata
+    fd_tensor probs, temp, top_p, top_k, samples;              // device sampling
+    float *h_temp, *h_top_p;
+    int64_t *h_top_k, *h_samples;
     int32_t *h_cu, *h_enc, *h_blocks;                          // host staging
     uint16_t *h_logits;
     void **allocs;
@@ -124,6 +127,11 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     FD_TRY(DALLOC(r, &r->this_time, FD_I32, S));
     FD_TRY(DALLOC(r, &r->enc, FD_I32, S));
     FD_TRY(DALLOC(r, &r->blocks, FD_I32, S, r->max_blocks_per_seq));
+    FD_TRY(DALLOC(r, &r->probs, FD_F32, S, h->n_vocab));
+    FD_TRY(DALLOC(r, &r->temp, FD_F32, S));
+    FD_TRY(DALLOC(r, &r->top_p, FD_F32, S));
+    FD_TRY(DALLOC(r, &r->top_k, FD_I64, S));
+    FD_TRY(DALLOC(r, &r->samples, FD_I64, S));
     FD_TRY(DALLOC(r, &r->rotary, FD_F32, r->max_model_len, h->head_dim));
     FD_TRY(fd_rotary_cos_sin_cache_init(r->ctx, &r->rotary, h->rope_base));
     size_t ws = fd_append_attention_workspace_size(r->ctx, T, S, h->n_head, h->n_head_kv, h->head_dim,
@@ -133,7 +141,12 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     r->h_enc = malloc((size_t)S * sizeof *r->h_enc);
     r->h_blocks = calloc((size_t)(S * r->max_blocks_per_seq), sizeof *r->h_blocks);
     r->h_logits = malloc((size_t)(S * h->n_vocab) * sizeof *r->h_logits);
-    if (!r->h_cu || !r->h_enc || !r->h_blocks || !r->h_logits)
+    r->h_temp = malloc((size_t)S * sizeof *r->h_temp);
+    r->h_top_p = malloc((size_t)S * sizeof *r->h_top_p);
+    r->h_top_k = malloc((size_t)S * sizeof *r->h_top_k);
+    r->h_samples = malloc((size_t)S * sizeof *r->h_samples);
+    if (!r->h_cu || !r->h_enc || !r->h_blocks || !r->h_logits || !r->h_temp || !r->h_top_p || !r->h_top_k ||
+        !r->h_samples)
         return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
     return FD_OK;
 }
@@ -183,6 +196,7 @@ void fd__gpu_runner_free(fd__gpu_runner *r) {
     free(r->allocs);
     free(r->L);
     free(r->h_cu); free(r->h_enc); free(r->h_blocks); free(r->h_logits);
+    free(r->h_temp); free(r->h_top_p); free(r->h_top_k); free(r->h_samples);
     free(r);
 }
 
@@ -248,14 +262,19 @@ static fd_status layer(fd__gpu_runner *r, int l, int T, int S, const fd_tensor *
     return matmul(r, &r->a, &g->down, &r->o, T);
 }
 
-static fd_status lm_head(fd__gpu_runner *r, const fd__cpu_batch *b, int T, int S, float *logits) {
+// Final norm, one row per sequence (its last new token), logits [S, V] on the device.
+static fd_status lm_head(fd__gpu_runner *r, int T, int S) {
     const fd_model_info *h = &r->m->info;
     fd_tensor x = rows_of(&r->x, T), hh = rows_of(&r->h, T), o = rows_of(&r->o, T), last = rows_of(&r->last, S);
     fd_tensor cu = rows_of(&r->cu, S + 1), tt = rows_of(&r->this_time, S), dec = rows_of(&r->dec, S),
               enc = rows_of(&r->enc, S);
     FD_TRY(fd_rms_norm(r->ctx, &x, &o, &r->out_norm, h->norm_eps, &hh));
     FD_TRY(fd_rebuild_padding(r->ctx, &hh, &cu, &tt, &dec, &enc, NULL, NULL, 0, 0, &last));
-    FD_TRY(matmul(r, &r->last, &r->output, &r->logits, S));
+    return matmul(r, &r->last, &r->output, &r->logits, S);
+}
+
+static fd_status download_logits(fd__gpu_runner *r, const fd__cpu_batch *b, int S, float *logits) {
+    const fd_model_info *h = &r->m->info;
     FD_TRY(fd_ctx_download(r->ctx, r->h_logits, r->logits.data, (size_t)S * h->n_vocab * sizeof(uint16_t)));
     int n_out = 0;
     for (int i = 0; i < S; i++) {
@@ -266,7 +285,8 @@ static fd_status lm_head(fd__gpu_runner *r, const fd__cpu_batch *b, int T, int S
     return FD_OK;
 }
 
-fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits) {
+// Everything up to the logits on the device; *T_out = tokens in the batch (0: nothing to run).
+static fd_status forward_to_logits(fd__gpu_runner *r, const fd__cpu_batch *b, int *T_out) {
     int T = 0, S = b->n_seqs;
     for (int i = 0; i < S; i++) T += b->n_new[i];
     if (T == 0) return FD_OK;
@@ -280,6 +300,50 @@ fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logi
         fd_tensor o = rows_of(&r->o, T);
         FD_TRY(layer(r, l, T, S, l ? &o : NULL));
     }
-    FD_TRY(lm_head(r, b, T, S, logits));
+    *T_out = T;
+    return lm_head(r, T, S);
+}
+
+fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits) {
+    int T = 0;
+    FD_TRY(forward_to_logits(r, b, &T));
+    if (T == 0) return FD_OK;
+    FD_TRY(download_logits(r, b, b->n_seqs, logits));
     return fd_ctx_sync(r->ctx);
+}
+
+// Samples every sequence that wants logits on the device with the operator
+// suite: softmax (per-row temperature), then rejection_top_p_sampling per row
+// with that row's own seed (so a request's draws do not depend on its batch).
+fd_status fd__gpu_forward_sample(fd__gpu_runner *r, const fd__cpu_batch *b, const fd__gpu_sample_row *rows,
+                                 int32_t *tokens) {
+    int T = 0, S = b->n_seqs, n_out = 0;
+    FD_TRY(forward_to_logits(r, b, &T));
+    if (T == 0) return FD_OK;
+    const int V = r->m->info.n_vocab;
+    for (int i = 0, k = 0; i < S; i++) {  // per-sequence parameters, in batch order
+        int want = b->want_logits[i] && b->n_new[i] > 0;
+        r->h_temp[i] = want ? rows[k].temperature : 1.0f;
+        r->h_top_p[i] = want ? rows[k].top_p : 1.0f;
+        r->h_top_k[i] = want ? rows[k].top_k : 0;
+        k += want;
+    }
+    FD_TRY(fd_ctx_upload(r->ctx, r->temp.data, r->h_temp, (size_t)S * sizeof(float)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->top_p.data, r->h_top_p, (size_t)S * sizeof(float)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->top_k.data, r->h_top_k, (size_t)S * sizeof(int64_t)));
+    fd_tensor lg = rows_of(&r->logits, S), pr = rows_of(&r->probs, S), tp = rows_of(&r->temp, S);
+    FD_TRY(fd_softmax(r->ctx, &lg, &tp, &pr));
+    for (int i = 0, k = 0; i < S; i++) {
+        if (!b->want_logits[i] || b->n_new[i] == 0) continue;
+        fd_tensor p1 = fd_tensor_2d((float *)r->probs.data + (size_t)i * V, FD_F32, 1, V);
+        fd_tensor q1 = fd_tensor_1d((float *)r->top_p.data + i, FD_F32, 1);
+        fd_tensor k1 = fd_tensor_1d((int64_t *)r->top_k.data + i, FD_I64, 1);
+        fd_tensor s1 = fd_tensor_1d((int64_t *)r->samples.data + i, FD_I64, 1);
+        FD_TRY(fd_rejection_top_p_sampling(r->ctx, &p1, &q1, &k1, rows[k++].seed, &s1));
+    }
+    FD_TRY(fd_ctx_download(r->ctx, r->h_samples, r->samples.data, (size_t)S * sizeof(int64_t)));
+    FD_TRY(fd_ctx_sync(r->ctx));
+    for (int i = 0; i < S; i++)
+        if (b->want_logits[i] && b->n_new[i] > 0) tokens[n_out++] = (int32_t)r->h_samples[i];
+    return FD_OK;
 }

@@ -23,4 +23,17 @@ void fd__gpu_runner_free(fd__gpu_runner *r);
 // Logits [n_vocab] f32 (host) for each sequence with want_logits, in order.
 fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits);
 
+// Per-sequence sampling parameters for fd__gpu_forward_sample (temperature <= 0
+// or top_k == 1: greedy).
+typedef struct fd__gpu_sample_row {
+    float temperature, top_p;
+    int64_t top_k;   // <= 0: off
+    int64_t seed;    // a different value every step of a request
+} fd__gpu_sample_row;
+
+// The forward pass, then sampling on the device (softmax + rejection_top_p_sampling):
+// one token per sequence with want_logits, in order; `rows` in the same order.
+fd_status fd__gpu_forward_sample(fd__gpu_runner *r, const fd__cpu_batch *b, const fd__gpu_sample_row *rows,
+                                 int32_t *tokens);
+
 #endif

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include "fd_test.h"
+#include <pthread.h>
+
+#include "fdeploy/engine.h"
 #include "fdeploy/tokenizer.h"
 #include "model/forward_gpu.h"
 
@@ -115,6 +118,75 @@ static void mixed_batch(void) {
     fd__gpu_runner_free(r);
 }
 
+typedef struct req {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, n;
+    int32_t toks[16];
+} req;
+
+static void on_event(const fd_request_event *ev, void *user) {
+    req *r = user;
+    pthread_mutex_lock(&r->mu);
+    if (ev->kind == FD_EVENT_TOKEN && r->n < 16) r->toks[r->n++] = ev->token;
+    if (ev->kind == FD_EVENT_FINISHED) {
+        r->done = 1;
+        pthread_cond_signal(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void submit(fd_engine *e, int first, const fd_request_params *rp, req *r) {
+    memset(r, 0, sizeof *r);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    CHECK_OK(fd_engine_submit(e, ids + first, n_ids - first, rp, on_event, r, NULL));
+}
+
+static void wait_req(req *r) {
+    pthread_mutex_lock(&r->mu);
+    while (!r->done) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+}
+
+// The engine on the GPU samples on the device (softmax + rejection_top_p_sampling):
+// greedy and seeded requests give the same tokens alone and in a batch of 8.
+static void engine_gpu_sampling_keeps_results(void) {
+    if (!setup_model()) return;
+    fd_engine_params ep;
+    fd_engine_params_default(&ep);
+    ep.device = 0;
+    ep.max_model_len = 256;
+    ep.kv_cache_bytes = 64u << 20;
+    fd_engine *e = NULL;
+    CHECK_OK(fd_engine_create(model, &ep, &e));
+    if (!e) return;
+    fd_request_params rp[2];
+    for (int k = 0; k < 2; k++) {
+        fd_request_params_default(&rp[k]);
+        rp[k].max_tokens = 12;
+        rp[k].ignore_eos = 1;
+        rp[k].sampling.min_p = 0;
+        rp[k].sampling.top_k = 0;
+    }
+    rp[0].sampling.temperature = 0;       // greedy
+    rp[1].sampling.temperature = 0.9f;    // sampled, seeded
+    rp[1].sampling.top_p = 0.9f;
+    rp[1].sampling.seed = 1234;
+    static req solo[8], together[8];
+    for (int i = 0; i < 8; i++) {
+        submit(e, i, &rp[i % 2], &solo[i]);
+        wait_req(&solo[i]);
+    }
+    for (int i = 0; i < 8; i++) submit(e, i, &rp[i % 2], &together[i]);
+    for (int i = 0; i < 8; i++) {
+        wait_req(&together[i]);
+        CHECK_EQ_I64(together[i].n, 12);
+        CHECK(memcmp(solo[i].toks, together[i].toks, sizeof solo[i].toks) == 0);
+    }
+    fd_engine_free(e);
+}
+
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) {
     fd_model_free(model);
@@ -122,4 +194,5 @@ static void teardown(void) {
     fd_test_env_close(&env);
 }
 
-FD_TEST_MAIN(FD_CASE(setup), FD_CASE(prefill_then_decode), FD_CASE(mixed_batch), FD_CASE(teardown))
+FD_TEST_MAIN(FD_CASE(setup), FD_CASE(prefill_then_decode), FD_CASE(mixed_batch),
+             FD_CASE(engine_gpu_sampling_keeps_results), FD_CASE(teardown))
