@@ -16,9 +16,10 @@ typedef struct fd_sampling_params {
     int top_k;                 // <= 0: off
     float top_p;               // >= 1: off
     float min_p;               // <= 0: off (keep tokens with p >= min_p * p_max)
-    float repetition_penalty;  // 1: off (divides positive logits, multiplies negative)
-    float presence_penalty;    // 0: off (subtracted once per seen token)
-    float frequency_penalty;   // 0: off (subtracted per occurrence)
+    float repetition_penalty;  // 1: off (divides positive logits, multiplies negative) of
+                               // every token seen in the prompt or the output
+    float presence_penalty;    // 0: off (subtracted once per token generated so far)
+    float frequency_penalty;   // 0: off (subtracted per occurrence in the output)
     uint64_t seed;
 } fd_sampling_params;
 
@@ -31,8 +32,11 @@ typedef struct fd_sampler fd_sampler;
 
 fd_status fd_sampler_create(const fd_sampling_params *p, int n_vocab, fd_sampler **out);
 void fd_sampler_free(fd_sampler *s);
-// Records a token of the context (prompt or generated) for the penalties.
+// Records a generated token (all penalties count it).
 void fd_sampler_accept(fd_sampler *s, int32_t token);
+// Records a prompt token (only the repetition penalty counts it), as vLLM and
+// FastDeploy's token_penalty_multi_scores do.
+void fd_sampler_accept_prompt(fd_sampler *s, int32_t token);
 // Picks a token; `logits` (n_vocab floats) is used as scratch and changed.
 int32_t fd_sampler_sample(fd_sampler *s, float *logits);
 

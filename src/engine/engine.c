@@ -233,7 +233,7 @@ static fd_status seq_new(fd_engine *e, const int32_t *prompt, int n, const fd_re
     }
     memcpy(s->tokens, prompt, (size_t)n * sizeof *prompt);
     if (p->n_stop_token_ids > 0) memcpy(s->stop_ids, p->stop_token_ids, (size_t)p->n_stop_token_ids * sizeof *s->stop_ids);
-    for (int i = 0; i < n; i++) fd_sampler_accept(s->smp, prompt[i]);
+    for (int i = 0; i < n; i++) fd_sampler_accept_prompt(s->smp, prompt[i]);
     s->n_tokens = s->n_prompt = n;
     s->p = *p;
     s->p.stops = NULL;  // owned by the text stream

@@ -64,7 +64,7 @@ fd_status fd_generate(fd_session *s, const fd_tokenizer *tok, const int32_t *pro
     fd_status rc = g.logits ? fd__text_stream_init(&g.ts, gp->stops, gp->n_stops)
                             : fd__error(FD_ERR_OOM, "generate: out of memory");
     if (rc == FD_OK) rc = fd_sampler_create(&gp->sampling, n_vocab, &g.smp);
-    for (int i = 0; rc == FD_OK && i < n_prompt; i++) fd_sampler_accept(g.smp, prompt[i]);
+    for (int i = 0; rc == FD_OK && i < n_prompt; i++) fd_sampler_accept_prompt(g.smp, prompt[i]);
     double t0 = now_s();
     if (rc == FD_OK) rc = fd_session_eval(s, prompt, n_prompt, g.logits, 0);
     double t1 = now_s();

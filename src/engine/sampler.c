@@ -12,7 +12,8 @@
 struct fd_sampler {
     fd_sampling_params p;
     int n_vocab;
-    int32_t *counts;      // occurrences per token
+    int32_t *counts;      // occurrences per token in the output
+    uint8_t *in_prompt;   // 1 for tokens of the prompt
     struct cand { float v; int32_t id; } *c;  // candidates, scratch
     uint64_t rng[4];
 };
@@ -59,9 +60,10 @@ fd_status fd_sampler_create(const fd_sampling_params *p, int n_vocab, fd_sampler
     fd_sampler *s = calloc(1, sizeof *s);
     if (s) {
         s->counts = calloc((size_t)n_vocab, sizeof *s->counts);
+        s->in_prompt = calloc((size_t)n_vocab, 1);
         s->c = malloc((size_t)n_vocab * sizeof *s->c);
     }
-    if (!s || !s->counts || !s->c) {
+    if (!s || !s->counts || !s->in_prompt || !s->c) {
         fd_sampler_free(s);
         return fd__error(FD_ERR_OOM, "sampler: out of memory");
     }
@@ -76,6 +78,7 @@ fd_status fd_sampler_create(const fd_sampling_params *p, int n_vocab, fd_sampler
 void fd_sampler_free(fd_sampler *s) {
     if (!s) return;
     free(s->counts);
+    free(s->in_prompt);
     free(s->c);
     free(s);
 }
@@ -84,14 +87,18 @@ void fd_sampler_accept(fd_sampler *s, int32_t t) {
     if (t >= 0 && t < s->n_vocab) s->counts[t]++;
 }
 
+void fd_sampler_accept_prompt(fd_sampler *s, int32_t t) {
+    if (t >= 0 && t < s->n_vocab) s->in_prompt[t] = 1;
+}
+
 static void apply_penalties(const fd_sampler *s, float *lg) {
     const fd_sampling_params *p = &s->p;
     if (p->repetition_penalty == 1 && p->presence_penalty == 0 && p->frequency_penalty == 0) return;
     for (int i = 0; i < s->n_vocab; i++) {
         int c = s->counts[i];
-        if (!c) continue;
+        if (!c && !s->in_prompt[i]) continue;
         lg[i] = lg[i] > 0 ? lg[i] / p->repetition_penalty : lg[i] * p->repetition_penalty;
-        lg[i] -= p->presence_penalty + p->frequency_penalty * (float)c;
+        if (c) lg[i] -= p->presence_penalty + p->frequency_penalty * (float)c;
     }
 }
 
