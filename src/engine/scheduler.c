@@ -281,10 +281,9 @@ static int sample_and_emit(fd_engine *e, fd__seq *s, float *lg, int32_t sampled)
     return 1;
 }
 
-// The GPU draws the tokens itself (operator suite: softmax +
-// rejection_top_p_sampling) when every sequence sampling this step needs only
-// temperature / top-k / top-p: no penalties, min-p or logprobs, which need the
-// logits on the host. Fills e->b_sample; 1 if so.
+// The GPU draws the tokens itself (operator suite: token_penalty_multi_scores,
+// softmax, rejection_top_p_sampling) when no sequence sampling this step needs
+// min-p or logprobs, which need the logits on the host. Fills e->b_sample; 1 if so.
 static int gpu_sampling_rows(fd_engine *e, const plan *pl) {
     if (!e->gpu) return 0;
     int n = 0;
@@ -292,10 +291,14 @@ static int gpu_sampling_rows(fd_engine *e, const plan *pl) {
         if (!e->b_want[i]) continue;
         const fd__seq *s = e->b_seqs[i];
         const fd_sampling_params *sp = &s->p.sampling;
-        if (s->p.logprobs || s->p.top_logprobs || sp->min_p > 0 || sp->repetition_penalty != 1 ||
-            sp->presence_penalty != 0 || sp->frequency_penalty != 0)
-            return 0;
+        if (s->p.logprobs || s->p.top_logprobs || sp->min_p > 0) return 0;
         fd__gpu_sample_row *r = &e->b_sample[n++];
+        r->repetition = sp->repetition_penalty;
+        r->frequency = sp->frequency_penalty;
+        r->presence = sp->presence_penalty;
+        r->history = s->tokens;
+        r->n_prompt = s->n_prompt;
+        r->n_tokens = s->n_tokens;
         int greedy = sp->temperature <= 0 || sp->top_k == 1;
         r->temperature = greedy ? 1.0f : sp->temperature;
         r->top_p = greedy ? 1.0f : sp->top_p;

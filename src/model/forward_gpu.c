@@ -36,8 +36,9 @@ struct fd__gpu_runner {
     fd_tensor x, h, qkv, att, o, gu, a, last, logits;           // f16 activations
     fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata
     fd_tensor probs, temp, top_p, top_k, samples;              // device sampling
-    float *h_temp, *h_top_p;
-    int64_t *h_top_k, *h_samples;
+    fd_tensor hist, plen, cur, minl, eos, pen, freq, pres;     // penalties
+    float *h_temp, *h_top_p, *h_pen, *h_freq, *h_pres;
+    int64_t *h_top_k, *h_samples, *h_hist, *h_plen, *h_cur;
     int32_t *h_cu, *h_enc, *h_blocks;                          // host staging
     uint16_t *h_logits;
     void **allocs;
@@ -132,6 +133,16 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     FD_TRY(DALLOC(r, &r->top_p, FD_F32, S));
     FD_TRY(DALLOC(r, &r->top_k, FD_I64, S));
     FD_TRY(DALLOC(r, &r->samples, FD_I64, S));
+    FD_TRY(DALLOC(r, &r->hist, FD_I64, S, r->max_model_len));
+    FD_TRY(DALLOC(r, &r->plen, FD_I64, S));
+    FD_TRY(DALLOC(r, &r->cur, FD_I64, S));
+    FD_TRY(DALLOC(r, &r->minl, FD_I64, S));
+    FD_TRY(DALLOC(r, &r->eos, FD_I64, 1));
+    FD_TRY(DALLOC(r, &r->pen, FD_F32, S));
+    FD_TRY(DALLOC(r, &r->freq, FD_F32, S));
+    FD_TRY(DALLOC(r, &r->pres, FD_F32, S));
+    FD_TRY(fd_ctx_memset(r->ctx, r->minl.data, 0, (size_t)S * sizeof(int64_t)));  // no min-length ban
+    FD_TRY(fd_ctx_memset(r->ctx, r->eos.data, 0, sizeof(int64_t)));
     FD_TRY(DALLOC(r, &r->rotary, FD_F32, r->max_model_len, h->head_dim));
     FD_TRY(fd_rotary_cos_sin_cache_init(r->ctx, &r->rotary, h->rope_base));
     size_t ws = fd_append_attention_workspace_size(r->ctx, T, S, h->n_head, h->n_head_kv, h->head_dim,
@@ -145,8 +156,14 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     r->h_top_p = malloc((size_t)S * sizeof *r->h_top_p);
     r->h_top_k = malloc((size_t)S * sizeof *r->h_top_k);
     r->h_samples = malloc((size_t)S * sizeof *r->h_samples);
+    r->h_pen = malloc((size_t)S * sizeof(float));
+    r->h_freq = malloc((size_t)S * sizeof(float));
+    r->h_pres = malloc((size_t)S * sizeof(float));
+    r->h_hist = malloc((size_t)S * r->max_model_len * sizeof(int64_t));
+    r->h_plen = malloc((size_t)S * sizeof(int64_t));
+    r->h_cur = malloc((size_t)S * sizeof(int64_t));
     if (!r->h_cu || !r->h_enc || !r->h_blocks || !r->h_logits || !r->h_temp || !r->h_top_p || !r->h_top_k ||
-        !r->h_samples)
+        !r->h_samples || !r->h_pen || !r->h_freq || !r->h_pres || !r->h_hist || !r->h_plen || !r->h_cur)
         return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
     return FD_OK;
 }
@@ -197,6 +214,7 @@ void fd__gpu_runner_free(fd__gpu_runner *r) {
     free(r->L);
     free(r->h_cu); free(r->h_enc); free(r->h_blocks); free(r->h_logits);
     free(r->h_temp); free(r->h_top_p); free(r->h_top_k); free(r->h_samples);
+    free(r->h_pen); free(r->h_freq); free(r->h_pres); free(r->h_hist); free(r->h_plen); free(r->h_cur);
     free(r);
 }
 
@@ -312,8 +330,46 @@ fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logi
     return fd_ctx_sync(r->ctx);
 }
 
+// token_penalty_multi_scores over the logits when any sampled sequence asks for
+// a penalty: each row's history in the token_ids_all layout (prompt, output,
+// -1 after), its output length as cur_len; it divides by the temperature too.
+static fd_status penalties(fd__gpu_runner *r, const fd__cpu_batch *b, const fd__gpu_sample_row *rows,
+                           int *done) {
+    int S = b->n_seqs, L = r->max_model_len, any = 0, n_rows = 0;
+    for (int i = 0; i < S; i++) n_rows += b->want_logits[i] && b->n_new[i] > 0;
+    for (int k = 0; k < n_rows; k++)
+        any |= rows[k].repetition != 1 || rows[k].frequency != 0 || rows[k].presence != 0;
+    *done = any;
+    if (!any) return FD_OK;  // the common case costs nothing
+    for (int i = 0, k = 0; i < S; i++) {
+        int want = b->want_logits[i] && b->n_new[i] > 0;
+        const fd__gpu_sample_row *q = want ? &rows[k++] : NULL;
+        int64_t *h = r->h_hist + (size_t)i * L;
+        int n = q ? (q->n_tokens < L ? q->n_tokens : L) : 0;
+        for (int j = 0; j < n; j++) h[j] = q->history[j];
+        for (int j = n; j < L; j++) h[j] = -1;
+        r->h_plen[i] = q ? (q->n_prompt < n ? q->n_prompt : n) : 0;
+        r->h_cur[i] = q ? n - r->h_plen[i] : -1;  // -1: inactive row, temperature only
+        r->h_pen[i] = q ? q->repetition : 1.0f;
+        r->h_freq[i] = q ? q->frequency : 0.0f;
+        r->h_pres[i] = q ? q->presence : 0.0f;
+    }
+    FD_TRY(fd_ctx_upload(r->ctx, r->hist.data, r->h_hist, (size_t)S * L * sizeof(int64_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->plen.data, r->h_plen, (size_t)S * sizeof(int64_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->cur.data, r->h_cur, (size_t)S * sizeof(int64_t)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->pen.data, r->h_pen, (size_t)S * sizeof(float)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->freq.data, r->h_freq, (size_t)S * sizeof(float)));
+    FD_TRY(fd_ctx_upload(r->ctx, r->pres.data, r->h_pres, (size_t)S * sizeof(float)));
+    fd_tensor lg = rows_of(&r->logits, S), hist = rows_of(&r->hist, S), plen = rows_of(&r->plen, S);
+    fd_tensor pen = rows_of(&r->pen, S), freq = rows_of(&r->freq, S), pres = rows_of(&r->pres, S);
+    fd_tensor temp = rows_of(&r->temp, S), cur = rows_of(&r->cur, S), minl = rows_of(&r->minl, S);
+    return fd_token_penalty_multi_scores(r->ctx, &hist, NULL, &plen, &lg, &pen, &freq, &pres, &temp, NULL, NULL,
+                                         &cur, &minl, &r->eos);
+}
+
 // Samples every sequence that wants logits on the device with the operator
-// suite: softmax (per-row temperature), then rejection_top_p_sampling per row
+// suite: token_penalty_multi_scores (when asked), softmax (per-row temperature),
+// then rejection_top_p_sampling per row
 // with that row's own seed (so a request's draws do not depend on its batch).
 fd_status fd__gpu_forward_sample(fd__gpu_runner *r, const fd__cpu_batch *b, const fd__gpu_sample_row *rows,
                                  int32_t *tokens) {
@@ -332,7 +388,9 @@ fd_status fd__gpu_forward_sample(fd__gpu_runner *r, const fd__cpu_batch *b, cons
     FD_TRY(fd_ctx_upload(r->ctx, r->top_p.data, r->h_top_p, (size_t)S * sizeof(float)));
     FD_TRY(fd_ctx_upload(r->ctx, r->top_k.data, r->h_top_k, (size_t)S * sizeof(int64_t)));
     fd_tensor lg = rows_of(&r->logits, S), pr = rows_of(&r->probs, S), tp = rows_of(&r->temp, S);
-    FD_TRY(fd_softmax(r->ctx, &lg, &tp, &pr));
+    int penalized = 0;
+    FD_TRY(penalties(r, b, rows, &penalized));  // also divides by the temperature
+    FD_TRY(fd_softmax(r->ctx, &lg, penalized ? NULL : &tp, &pr));
     for (int i = 0, k = 0; i < S; i++) {
         if (!b->want_logits[i] || b->n_new[i] == 0) continue;
         fd_tensor p1 = fd_tensor_2d((float *)r->probs.data + (size_t)i * V, FD_F32, 1, V);

@@ -29,6 +29,9 @@ typedef struct fd__gpu_sample_row {
     float temperature, top_p;
     int64_t top_k;   // <= 0: off
     int64_t seed;    // a different value every step of a request
+    float repetition, frequency, presence;  // 1, 0, 0: off (token_penalty_multi_scores)
+    const int32_t *history;                 // the sequence's tokens: prompt, then output
+    int n_prompt, n_tokens;
 } fd__gpu_sample_row;
 
 // The forward pass, then sampling on the device (softmax + rejection_top_p_sampling):

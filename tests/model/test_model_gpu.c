@@ -150,7 +150,7 @@ static void wait_req(req *r) {
 }
 
 // The engine on the GPU samples on the device (softmax + rejection_top_p_sampling):
-// greedy and seeded requests give the same tokens alone and in a batch of 8.
+// greedy, seeded and penalized requests give the same tokens alone and in a batch of 8.
 static void engine_gpu_sampling_keeps_results(void) {
     if (!setup_model()) return;
     fd_engine_params ep;
@@ -161,8 +161,8 @@ static void engine_gpu_sampling_keeps_results(void) {
     fd_engine *e = NULL;
     CHECK_OK(fd_engine_create(model, &ep, &e));
     if (!e) return;
-    fd_request_params rp[2];
-    for (int k = 0; k < 2; k++) {
+    fd_request_params rp[3];
+    for (int k = 0; k < 3; k++) {
         fd_request_params_default(&rp[k]);
         rp[k].max_tokens = 12;
         rp[k].ignore_eos = 1;
@@ -173,12 +173,17 @@ static void engine_gpu_sampling_keeps_results(void) {
     rp[1].sampling.temperature = 0.9f;    // sampled, seeded
     rp[1].sampling.top_p = 0.9f;
     rp[1].sampling.seed = 1234;
+    rp[2].sampling.temperature = 0.7f;    // sampled with every penalty (token_penalty_multi_scores)
+    rp[2].sampling.repetition_penalty = 1.3f;
+    rp[2].sampling.presence_penalty = 0.5f;
+    rp[2].sampling.frequency_penalty = 0.3f;
+    rp[2].sampling.seed = 99;
     static req solo[8], together[8];
     for (int i = 0; i < 8; i++) {
-        submit(e, i, &rp[i % 2], &solo[i]);
+        submit(e, i, &rp[i % 3], &solo[i]);
         wait_req(&solo[i]);
     }
-    for (int i = 0; i < 8; i++) submit(e, i, &rp[i % 2], &together[i]);
+    for (int i = 0; i < 8; i++) submit(e, i, &rp[i % 3], &together[i]);
     for (int i = 0; i < 8; i++) {
         wait_req(&together[i]);
         CHECK_EQ_I64(together[i].n, 12);
