@@ -136,11 +136,43 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
 #define MULSUM_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define MULSUM_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
 
+// The [r0, r1) x [0, n_tok) loop around a tile kernel, blocked so that 16
+// weight rows stay in L1 while 32 tokens' activations stream from L2; the
+// switch turns (type, tokens in the tile) into compile-time constants.
+#define FD_TILE_CASES(TILE, T)                                                                   \
+    case T * 8 + 1: TILE(T, 1, wr, xs, nb, o); break;                                            \
+    case T * 8 + 2: TILE(T, 2, wr, xs, nb, o); break;                                            \
+    case T * 8 + 3: TILE(T, 3, wr, xs, nb, o); break;                                            \
+    case T * 8 + 4: TILE(T, 4, wr, xs, nb, o); break;
+#define FD_ROWS_KERNEL(NAME, TGT, TILE, BLOCK)                                                   \
+    TGT static void NAME(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb, const BLOCK *xq, \
+                         int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {             \
+        for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
+            int64_t re = rc + 16 < r1 ? rc + 16 : r1;                                           \
+            for (int tc = 0; tc < n_tok; tc += 32) {                                            \
+                int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
+                for (int64_t r = rc; r < re; r++)                                               \
+                    for (int tk = tc; tk < te; tk += 4) {                                       \
+                        int nt = te - tk < 4 ? te - tk : 4;                                     \
+                        const BLOCK *xs[4];                                                     \
+                        float o[4];                                                             \
+                        for (int j = 0; j < nt; j++) xs[j] = xq + (int64_t)(tk + j) * nb;       \
+                        const uint8_t *wr = w + r * rb;                                         \
+                        switch (t * 8 + nt) {                                                   \
+                            FD_TILE_CASES(TILE, FD_GGML_Q4_0)                                   \
+                            FD_TILE_CASES(TILE, FD_GGML_Q4_1)                                   \
+                            FD_TILE_CASES(TILE, FD_GGML_Q8_0)                                   \
+                        default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
+                        }                                                                       \
+                        for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
+                    }                                                                           \
+            }                                                                                   \
+        }                                                                                       \
+    }
+
 // tile: one weight row of type TYPE against NT (1..4) activation rows xs[j]:
 // out[j] = W . x_j; the weight block is unpacked once for all NT rows. TYPE
 // and NT are constants at every call (always inlined), so branches fold.
-// rows: the [r0, r1) x [0, n_tok) loop, blocked so that 16 weight rows stay
-// in L1 while 32 tokens' activations stream from L2.
 #define FD_Q8_KERNELS(SFX, TGT, MULSUM)                                                          \
     TGT static inline __attribute__((always_inline)) void tile_##SFX(                            \
         const int type, const int nt, const uint8_t *w, const fd__q8_block *const *xs,          \
@@ -170,40 +202,7 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    TGT static void rows_##SFX(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb,          \
-                               const fd__q8_block *xq, int n_tok, float *y, int64_t ldy,        \
-                               int64_t r0, int64_t r1) {                                        \
-        for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
-            int64_t re = rc + 16 < r1 ? rc + 16 : r1;                                           \
-            for (int tc = 0; tc < n_tok; tc += 32) {                                            \
-                int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
-                for (int64_t r = rc; r < re; r++)                                               \
-                    for (int tk = tc; tk < te; tk += 4) {                                       \
-                        int nt = te - tk < 4 ? te - tk : 4;                                     \
-                        const fd__q8_block *xs[4];                                              \
-                        float o[4];                                                             \
-                        for (int j = 0; j < nt; j++) xs[j] = xq + (int64_t)(tk + j) * nb;       \
-                        const uint8_t *wr = w + r * rb;                                         \
-                        switch (t * 8 + nt) {                                                   \
-                        case FD_GGML_Q4_0 * 8 + 1: tile_##SFX(FD_GGML_Q4_0, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 2: tile_##SFX(FD_GGML_Q4_0, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 3: tile_##SFX(FD_GGML_Q4_0, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 4: tile_##SFX(FD_GGML_Q4_0, 4, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 1: tile_##SFX(FD_GGML_Q4_1, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 2: tile_##SFX(FD_GGML_Q4_1, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 3: tile_##SFX(FD_GGML_Q4_1, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 4: tile_##SFX(FD_GGML_Q4_1, 4, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 1: tile_##SFX(FD_GGML_Q8_0, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 2: tile_##SFX(FD_GGML_Q8_0, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 3: tile_##SFX(FD_GGML_Q8_0, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 4: tile_##SFX(FD_GGML_Q8_0, 4, wr, xs, nb, o); break; \
-                        default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
-                        }                                                                       \
-                        for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
-                    }                                                                           \
-            }                                                                                   \
-        }                                                                                       \
-    }
+    FD_ROWS_KERNEL(rows_##SFX, TGT, tile_##SFX, fd__q8_block)
 
 #define FD_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 FD_Q8_KERNELS(avx2, FD_AVX2, MULSUM_AVX2)
@@ -278,40 +277,7 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    TGT static void rows16_##SFX(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb,        \
-                                 const fd__q16_block *xq, int n_tok, float *y, int64_t ldy,     \
-                                 int64_t r0, int64_t r1) {                                      \
-        for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
-            int64_t re = rc + 16 < r1 ? rc + 16 : r1;                                           \
-            for (int tc = 0; tc < n_tok; tc += 32) {                                            \
-                int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
-                for (int64_t r = rc; r < re; r++)                                               \
-                    for (int tk = tc; tk < te; tk += 4) {                                       \
-                        int nt = te - tk < 4 ? te - tk : 4;                                     \
-                        const fd__q16_block *xs[4];                                             \
-                        float o[4];                                                             \
-                        for (int j = 0; j < nt; j++) xs[j] = xq + (int64_t)(tk + j) * nb;       \
-                        const uint8_t *wr = w + r * rb;                                         \
-                        switch (t * 8 + nt) {                                                   \
-                        case FD_GGML_Q4_0 * 8 + 1: tile16_##SFX(FD_GGML_Q4_0, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 2: tile16_##SFX(FD_GGML_Q4_0, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 3: tile16_##SFX(FD_GGML_Q4_0, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_0 * 8 + 4: tile16_##SFX(FD_GGML_Q4_0, 4, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 1: tile16_##SFX(FD_GGML_Q4_1, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 2: tile16_##SFX(FD_GGML_Q4_1, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 3: tile16_##SFX(FD_GGML_Q4_1, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q4_1 * 8 + 4: tile16_##SFX(FD_GGML_Q4_1, 4, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 1: tile16_##SFX(FD_GGML_Q8_0, 1, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 2: tile16_##SFX(FD_GGML_Q8_0, 2, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 3: tile16_##SFX(FD_GGML_Q8_0, 3, wr, xs, nb, o); break; \
-                        case FD_GGML_Q8_0 * 8 + 4: tile16_##SFX(FD_GGML_Q8_0, 4, wr, xs, nb, o); break; \
-                        default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
-                        }                                                                       \
-                        for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
-                    }                                                                           \
-            }                                                                                   \
-        }                                                                                       \
-    }
+    FD_ROWS_KERNEL(rows16_##SFX, TGT, tile16_##SFX, fd__q16_block)
 
 FD_Q16_KERNELS(avx2, FD_AVX2, MADD2_AVX2)
 FD_Q16_KERNELS(vnni, FD_VNNI, MADD2_VNNI)
