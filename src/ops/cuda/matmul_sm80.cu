@@ -4,32 +4,7 @@
 // whose 16x16x16 WMMA fragments exist from SM80 on.
 #include "ops/cuda/matmul_tile.cuh"
 
-// Bodies only for SM80+: in a mixed build this file is also compiled for sm_70,
-// where the op table never launches it.
-template <typename T, typename WT, class C, bool VEC>
-static __global__ void __launch_bounds__(256) mm80_tile(mm_params p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    mm_tile<T, WT, C, VEC>(p);
-#endif
-}
-
-template <typename T, typename WT, int MR, bool VEC>
-static __global__ void __launch_bounds__(MM_GEMV_THREADS) mm80_gemv(mm_params p) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    mm_gemv<T, WT, MR, VEC>(p);
-#endif
-}
-
-struct mm80_kernels {
-    template <typename T, typename WT, class C, bool VEC>
-    static void tile(dim3 grid, cudaStream_t st, const mm_params &p) {
-        mm80_tile<T, WT, C, VEC><<<grid, C::THREADS, 0, st>>>(p);
-    }
-    template <typename T, typename WT, int MR, bool VEC>
-    static void gemv(dim3 grid, cudaStream_t st, const mm_params &p) {
-        mm80_gemv<T, WT, MR, VEC><<<grid, MM_GEMV_THREADS, 0, st>>>(p);
-    }
-};
+FD_MM_KERNELS(mm80)
 
 extern "C" fd_status fd__cuda_matmul_sm80(const fd__launch *l, const fd__matmul_args *a) {
     if (a->scale) return fd__error(FD_ERR_INTERNAL, "matmul_sm80: called with int8 weights");

@@ -268,6 +268,36 @@ static void mm_launch_gemv(const mm_params &p, bool vec, cudaStream_t st) {
     else KS::template gemv<T, WT, MR, false>(grid, st, p);
 }
 
+// A variant's __global__ wrappers around mm_tile / mm_gemv and the launcher
+// struct mm_launch takes. Device code exists only where __CUDA_ARCH__ reaches
+// the variant's minimum SM (FD_VARIANT_MIN_SM, from the op table): a mixed
+// build also compiles an SM80 file for sm_70, where bf16 fragments do not
+// exist. The call depends on T, so a discarded branch is never instantiated.
+#ifdef __CUDA_ARCH__
+#define FD_MM_ARCH __CUDA_ARCH__
+#else
+#define FD_MM_ARCH 0
+#endif
+#define FD_MM_KERNELS(NAME)                                                                      \
+    template <typename T, typename WT, class C, bool VEC>                                        \
+    static __global__ void __launch_bounds__(256) NAME##_tile(mm_params p) {                     \
+        if constexpr (FD_MM_ARCH >= FD_VARIANT_MIN_SM * 10) mm_tile<T, WT, C, VEC>(p);           \
+    }                                                                                            \
+    template <typename T, typename WT, int MR, bool VEC>                                         \
+    static __global__ void __launch_bounds__(MM_GEMV_THREADS) NAME##_gemv(mm_params p) {         \
+        if constexpr (FD_MM_ARCH >= FD_VARIANT_MIN_SM * 10) mm_gemv<T, WT, MR, VEC>(p);          \
+    }                                                                                            \
+    struct NAME##_kernels {                                                                      \
+        template <typename T, typename WT, class C, bool VEC>                                    \
+        static void tile(dim3 grid, cudaStream_t st, const mm_params &p) {                       \
+            NAME##_tile<T, WT, C, VEC><<<grid, C::THREADS, 0, st>>>(p);                          \
+        }                                                                                        \
+        template <typename T, typename WT, int MR, bool VEC>                                     \
+        static void gemv(dim3 grid, cudaStream_t st, const mm_params &p) {                       \
+            NAME##_gemv<T, WT, MR, VEC><<<grid, MM_GEMV_THREADS, 0, st>>>(p);                    \
+        }                                                                                        \
+    };
+
 // Picks GEMV (M <= 8) or a tile size (by M, so mid-size M still fills the GPU)
 // and the vector path (K % 8 == 0 and aligned pointers). KS = the variant's
 // kernels: static tile<T, WT, C, VEC>() and gemv<T, WT, MR, VEC>() launchers.
