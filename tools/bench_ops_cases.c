@@ -221,6 +221,23 @@ static fd_status setup_gelu(bo_case *c) {
     return FD_OK;
 }
 
+// Qwen3's per-head q/k norms (no bias: repeated calls keep the values bounded).
+static fd_status call_qkv_norm(bo_case *c) {
+    return fd_qkv_bias_rms_norm(c->ctx, T(c, 0), NQ, NKV, HEAD, NULL, T(c, 1), T(c, 2), 1e-6f);
+}
+static fd_status setup_qkv_norm(bo_case *c) {
+    BO_TRY(bo_tensor(c, 0, c->dt, BS, (NQ + 2 * NKV) * HEAD, 0, 0));   // qkv, in place
+    BO_TRY(bo_fill_rand(c, 0, -1, 1));
+    for (int i = 1; i <= 2; i++) {                                      // q_norm, k_norm
+        BO_TRY(bo_tensor(c, i, FD_F32, HEAD, 0, 0, 0));
+        BO_TRY(bo_fill_rand(c, i, 0.5, 1.5));
+    }
+    c->call = call_qkv_norm;
+    c->bytes = 2.0 * BS * (NQ + NKV) * HEAD * esz(c->dt) + 2 * HEAD * 4.0;  // v heads untouched
+    snprintf(c->shape, sizeof c->shape, "[%d, (%d+2*%d)*%d], q/k norm", BS, NQ, NKV, HEAD);
+    return FD_OK;
+}
+
 // ---- speculate: 64 decode slots, 4 draft tokens each (D = 5 columns)
 
 enum { SPEC_D = 5, SPEC_C = 8, SPEC_MAXLEN = 2048 };
@@ -419,6 +436,19 @@ static fd_status setup_silu(bo_case *c) {
     return FD_OK;
 }
 
+static fd_status call_gelu_mul(bo_case *c) {
+    return fd_gelu_tanh_and_mul(c->ctx, T(c, 0), T(c, 1));
+}
+static fd_status setup_gelu_mul(bo_case *c) {
+    BO_TRY(bo_tensor(c, 0, c->dt, BS, 2 * INTER, 0, 0));
+    BO_TRY(bo_fill_rand(c, 0, -4, 4));
+    BO_TRY(bo_tensor(c, 1, c->dt, BS, INTER, 0, 0));
+    c->call = call_gelu_mul;
+    c->bytes = 3.0 * BS * INTER * esz(c->dt);
+    snprintf(c->shape, sizeof c->shape, "[%d, 2*%d] -> [%d, %d]", BS, INTER, BS, INTER);
+    return FD_OK;
+}
+
 // Weights [n, k] of dtype dt: i8 in [-127, 127], or floats scaled for unit-size outputs.
 static fd_status weights(bo_case *c, int i, fd_dtype dt, int64_t n, int64_t k) {
     double r = 1.7 / sqrt((double)k);
@@ -597,6 +627,17 @@ static fd_status setup_add(bo_case *c) {
     return FD_OK;
 }
 
+static fd_status call_scale(bo_case *c) { return fd_scale(c->ctx, T(c, 0), 64.0f, T(c, 1)); }
+static fd_status setup_scale(bo_case *c) {
+    BO_TRY(bo_tensor(c, 0, c->dt, BS, HIDDEN, 0, 0));         // a (embeddings)
+    BO_TRY(bo_fill_rand(c, 0, -1, 1));
+    BO_TRY(bo_tensor(c, 1, c->dt, BS, HIDDEN, 0, 0));         // out
+    c->call = call_scale;
+    c->bytes = 2.0 * BS * HIDDEN * esz(c->dt);
+    snprintf(c->shape, sizeof c->shape, "[%d, %d] * sqrt(%d)", BS, HIDDEN, HIDDEN);
+    return FD_OK;
+}
+
 // ---- the table, in op table order (src/ops/ops.def)
 
 const bo_op bo_ops[] = {
@@ -607,6 +648,7 @@ const bo_op bo_ops[] = {
     {"token_penalty_multi_scores", FD_F16, setup_token_penalty},
     {"fused_rotary_position_encoding", FD_F16, setup_rotary},
     {"gelu_tanh", FD_F16, setup_gelu},
+    {"qkv_bias_rms_norm", FD_F16, setup_qkv_norm},
     {"speculate_verify", FD_I64, setup_speculate_verify},
     {"speculate_update", FD_I32, setup_speculate_update},
     {"moe_top_k_select", FD_F32, setup_moe_top_k},
@@ -614,6 +656,7 @@ const bo_op bo_ops[] = {
     {"top_k_renorm_probs", FD_F32, setup_top_k_renorm},
     {"rejection_top_p_sampling", FD_F32, setup_rejection_sampling},
     {"silu_and_mul", FD_F16, setup_silu},
+    {"gelu_tanh_and_mul", FD_F16, setup_gelu_mul},
     {"matmul", FD_F16, setup_matmul},
     {"matmul_wint8", FD_F16, setup_matmul_wint8},
     {"ffn", FD_F16, setup_ffn},
@@ -623,5 +666,6 @@ const bo_op bo_ops[] = {
     {"gguf_get_rows", FD_F16, setup_gguf_get_rows},
     {"rms_norm", FD_F16, setup_rms_norm},
     {"add", FD_F16, setup_add},
+    {"scale", FD_F16, setup_scale},
 };
 const int bo_n_ops = (int)(sizeof bo_ops / sizeof bo_ops[0]);

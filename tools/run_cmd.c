@@ -29,8 +29,8 @@ static double now_s(void) {
     return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
-static void run_usage(void) {
-    fprintf(stderr,
+static void run_usage(FILE *f) {
+    fprintf(f,
             "usage: fdeploy run [-m model.gguf] -p PROMPT [options]\n"
             "  -m PATH              model (default: $FDEPLOY_MODEL or the embedded default model)\n"
             "  -p TEXT              the user's message (or the raw prompt with --raw)\n"
@@ -59,6 +59,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { run_usage(stdout); exit(0); }
         if (!strcmp(a, "--raw")) { o->raw = 1; used = 0; }
         else if (!v) { fprintf(stderr, "fdeploy run: %s needs a value\n", a); return 0; }
         else if (!strcmp(a, "-m")) o->model = v;
@@ -79,10 +80,10 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "--presence-penalty")) o->sp.presence_penalty = (float)atof(v);
         else if (!strcmp(a, "--frequency-penalty")) o->sp.frequency_penalty = (float)atof(v);
         else if (!strcmp(a, "--stop") && o->n_stops < MAX_STOPS) o->stops[o->n_stops++] = v;
-        else { fprintf(stderr, "fdeploy run: unknown option '%s'\n", a); run_usage(); return 0; }
+        else { fprintf(stderr, "fdeploy run: unknown option '%s'\n", a); run_usage(stderr); return 0; }
         i += used;
     }
-    if (!o->prompt) { run_usage(); return 0; }
+    if (!o->prompt) { run_usage(stderr); return 0; }
     if (o->max_tokens < 1 || o->n_ctx < 16) { fprintf(stderr, "fdeploy run: -n and -c must be positive\n"); return 0; }
     return 1;
 }

@@ -29,6 +29,10 @@ void fd_ctx_release(fd_ctx *ctx, void *ptr);
 fd_status fd_ctx_upload(fd_ctx *ctx, void *dst, const void *host_src, size_t bytes);
 fd_status fd_ctx_download(fd_ctx *ctx, void *host_dst, const void *src, size_t bytes);
 fd_status fd_ctx_memset(fd_ctx *ctx, void *dst, int value, size_t bytes);
+// Copies `rows` rows of width_bytes within the context's memory, between buffers
+// with row pitches dst_pitch / src_pitch (>= width_bytes); queued, no sync.
+fd_status fd_ctx_copy_2d(fd_ctx *ctx, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                         size_t width_bytes, size_t rows);
 
 // Waits for queued work and reports the first error a kernel raised since the
 // last sync (e.g. an out-of-range token id), naming the op.

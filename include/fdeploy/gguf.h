@@ -22,7 +22,7 @@ typedef enum fd_gguf_type {
 // ggml tensor types fdeploy reads (values are GGUF's).
 typedef enum fd_ggml_type {
     FD_GGML_F32 = 0, FD_GGML_F16 = 1, FD_GGML_Q4_0 = 2, FD_GGML_Q4_1 = 3,
-    FD_GGML_Q8_0 = 8, FD_GGML_Q4_K = 12, FD_GGML_Q6_K = 14, FD_GGML_BF16 = 30,
+    FD_GGML_Q5_0 = 6, FD_GGML_Q8_0 = 8, FD_GGML_Q4_K = 12, FD_GGML_Q6_K = 14, FD_GGML_BF16 = 30,
 } fd_ggml_type;
 
 typedef struct fd_gguf fd_gguf;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Models: load a GGUF file or a Hugging Face directory (Llama family, Qwen2/2.5,
-// Qwen3) and run it.
+// Qwen3, Gemma 3) and run it.
 // A model is read-only and shared; a session is one sequence: its KV cache,
 // its position and its scratch buffers.
 #ifndef FDEPLOY_MODEL_H
@@ -18,13 +18,27 @@ typedef struct fd_model fd_model;
 typedef struct fd_session fd_session;
 
 typedef struct fd_model_info {
-    char arch[32];            // "llama", "qwen2", "qwen3"
+    char arch[32];            // "llama", "qwen2", "qwen3", "gemma3"
     char name[128];
     char quant[32];           // dominant weight type, e.g. "Q4_1"
     int n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_vocab, n_ctx_train;
     double rope_base;
     float norm_eps;
     int rope_neox;            // 1: rotate halves (NeoX); 0: interleaved pairs
+    // Rope scaling of the (full-attention) layers: "" none, "linear" (every frequency
+    // / rope_factor), "llama3" (Llama 3.1's by-wavelength blend), "freqs" (GGUF's
+    // rope_freqs tensor divides each frequency).
+    char rope_scaling[16];
+    float rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_ctx;
+    // Gemma 3: every layer but each swa_pattern-th attends only to the last
+    // sliding_window positions and uses rotary base rope_base_swa (0 = no such layers).
+    int sliding_window, swa_pattern;
+    double rope_base_swa;
+    float embd_scale;         // token embeddings are multiplied by this (Gemma: sqrt(n_embd))
+    float attn_scale;         // softmax scale (1/sqrt(head_dim) unless the model says otherwise)
+    int ffn_gelu;             // FFN gate activation: 1 GELU (tanh approximation), 0 SiLU
+    int post_norms;           // Gemma: RMSNorm on the attention and FFN outputs before the residual add
     int64_t n_params;
     size_t weight_bytes;
 } fd_model_info;
@@ -46,6 +60,11 @@ const struct fd_gguf *fd_model_gguf(const fd_model *m);
 const struct fd_tokenizer *fd_model_tokenizer(const fd_model *m);
 // The chat template text from the metadata ("" if none).
 const char *fd_model_chat_template(const fd_model *m);
+// 1 when layer l attends only to the last info.sliding_window positions.
+int fd_model_layer_is_swa(const fd_model_info *h, int l);
+// The rotary frequencies of layer kind swa (0 full, 1 sliding) into inv_freq[head_dim/2]:
+// base^(-2i/head_dim) with the model's rope scaling applied.
+void fd_model_rope_freqs(const fd_model *m, int swa, double *inv_freq);
 // One line: arch, params, quant, backend...
 void fd_model_summary(const fd_model *m, int n_ctx, char *buf, size_t n);
 

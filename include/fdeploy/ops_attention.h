@@ -30,6 +30,11 @@ typedef struct fd_attention_opts {
     // KV split; 0 = block table capacity). A sequence that exceeds a given hint
     // is an error. Pass the same max_kv_len to fd_append_attention_workspace_size.
     int64_t max_q_len, max_kv_len;
+    // Sliding-window (local) attention: 0 = off (full causal); W > 0 = a query
+    // at position p sees only keys k with p - W < k <= p (itself and the W-1
+    // before it: Hugging Face Gemma 3's mask, llama.cpp's LLAMA_SWA_TYPE_STANDARD).
+    // The cache write is unchanged (every position is stored); negative = error.
+    int sliding_window;
     // Scratch in ctx memory of at least fd_append_attention_workspace_size bytes
     // (any dtype, contiguous). NULL = the op allocates and frees one per call.
     fd_tensor *workspace;
@@ -37,6 +42,7 @@ typedef struct fd_attention_opts {
 
 // Scratch bytes fd_append_attention needs on ctx for these shapes (0 on CPU).
 // max_kv_len as in fd_attention_opts (0 = capacity max_blocks_per_seq * block_size).
+// The size holds for any sliding_window (a window never needs more scratch).
 size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, int64_t bsz,
                                           int n_q_heads, int n_kv_heads, int head_dim,
                                           int64_t max_blocks_per_seq, int block_size,
@@ -45,7 +51,8 @@ size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, 
 // One layer, one step of paged attention over a ragged batch (FastDeploy's
 // append_attention): writes this step's K/V into the paged cache (after rotary
 // on K), then every new query attends causally over its sequence's whole
-// context (cached history + new tokens up to itself).
+// context (cached history + new tokens up to itself), or over its last
+// opts->sliding_window positions.
 //   qkv [token_num, (n_q + 2*n_kv) * head_dim] f16/bf16/f32: q heads, k heads, v heads;
 //   cu_seqlens_q [bsz+1] i32: token offsets of each sequence (cu[0] = 0,
 //       cu[b+1] - cu[b] = seq_lens_this_time[b], cu[bsz] <= token_num; rows
@@ -65,9 +72,10 @@ size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, 
 // Errors: shapes/dtypes that do not match, an unsupported head_dim or block_size,
 // lengths that do not add up, a context longer than the block table or a hint,
 // a block table entry outside [0, num_blocks) for a block in use, a position
-// outside the rotary table. The C reference checks before writing anything;
-// on CUDA these are reported by fd_ctx_sync and the offending sequence (or
-// cache block) is skipped, never read or written out of bounds.
+// outside the rotary table, a negative sliding_window. The C reference checks
+// before writing anything; on CUDA these are reported by fd_ctx_sync and the
+// offending sequence (or cache block) is skipped, never read or written out
+// of bounds.
 fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_cache,
                               fd_tensor *value_cache, const fd_tensor *cu_seqlens_q,
                               const fd_tensor *seq_lens_decoder,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Operators: silu_and_mul, matmul, weight-only int8 matmul, the FFN layer. See fdeploy/ops.h for the conventions.
+// Operators: silu_and_mul, gelu_tanh_and_mul, matmul, weight-only int8 matmul, the FFN layer. See fdeploy/ops.h for the conventions.
 //
 // Weight layout (all ops here): W is [N, K] row-major = [out, in], i.e. each output
 // channel's K weights are contiguous (what a decode GEMV and per-channel int8 want).
@@ -26,6 +26,17 @@ extern "C" {
 //   out[m, j] = silu(x[m, j]) * x[m, I + j], silu(g) = g / (1 + exp(-g)), in f32.
 // Errors: odd last dim of x, out not [M, I] of x's dtype.
 fd_status fd_silu_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out);
+
+// GeGLU activation with tanh-GELU (vLLM's gelu_tanh_and_mul; Gemma's
+// gelu_pytorch_tanh MLP):
+//   x [M, 2I] f32/f16/bf16 -> out [M, I] same dtype,
+//   out[m, j] = gelu_tanh(x[m, j]) * x[m, I + j], in f32, rounded once, with
+//   gelu_tanh(a) = 0.5*a*(1 + tanh(0.7978845608*(a + 0.044715*a^3))) (as fd_gelu_tanh).
+// Accurate tanhf on every backend (no tanh.approx), so CUDA matches the C
+// reference to a few f32 ulps. out must not overlap x (a row of out is written
+// while the next rows of x are still to be read).
+// Errors: odd last dim of x, out not [M, I] of x's dtype, out overlapping x.
+fd_status fd_gelu_tanh_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out);
 
 // C[M, N] = A[M, K] * W[N, K]^T.
 //   a [M, K] f32/f16/bf16, w [N, K] same dtype, c [M, N] same dtype (written).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Operators: fused_rotary_position_encoding, gelu_tanh. See fdeploy/ops.h for the conventions.
+// Operators: fused_rotary_position_encoding, qkv_bias_rms_norm, gelu_tanh.
+// See fdeploy/ops.h for the conventions.
 #ifndef FDEPLOY_OPS_LAYERS_H
 #define FDEPLOY_OPS_LAYERS_H
 
@@ -20,6 +21,9 @@ extern "C" {
 // Computed in double on the host and uploaded: call it once at load time.
 // base must be > 0 and finite.
 fd_status fd_rotary_cos_sin_cache_init(fd_ctx *ctx, fd_tensor *cos_sin_cache, double base);
+// The same table from explicit frequencies: inv_freq[rot_dim/2] (finite, >= 0), row p
+// = cos(p*inv_freq[i]), sin(p*inv_freq[i]). For scaled rope (linear, Llama 3.1's).
+fd_status fd_rotary_cos_sin_cache_init_freqs(fd_ctx *ctx, fd_tensor *cos_sin_cache, const double *inv_freq);
 
 // Rotates query and key in place by the angle of each token's position
 // (FastDeploy's fused_rotary_position_encoding; vLLM's rotary_embedding).
@@ -40,6 +44,28 @@ fd_status fd_fused_rotary_position_encoding(fd_ctx *ctx, fd_tensor *query, fd_te
                                             const fd_tensor *position_ids,
                                             const fd_tensor *cos_sin_cache, int head_size,
                                             int is_neox);
+
+// ---- q/k/v bias and per-head q/k RMSNorm (between the qkv matmul and attention)
+
+// In place on the stacked q/k/v rows that fd_append_attention reads:
+//   qkv [T, (n_q_heads + 2*n_kv_heads) * head_dim] f32/f16/bf16, each row the
+//       n_q_heads q heads, then the n_kv_heads k heads, then the n_kv_heads v
+//       heads, head_dim contiguous elements each (GQA/MQA: n_kv_heads < n_q_heads);
+//   bias   [(n_q_heads + 2*n_kv_heads) * head_dim] f32 or NULL: added to every
+//          row (Qwen2's q/k/v projection biases);
+//   q_norm [head_dim] f32 or NULL: each q head h becomes
+//          h / sqrt(mean(h^2) + eps) * q_norm (Qwen3's per-head q RMSNorm);
+//   k_norm [head_dim] f32 or NULL: the same for each k head. v heads are never
+//          normed (only biased).
+// Per element: v = x + bias (f32), then the norm over the head's f32 values,
+// rounded once to qkv's dtype at the end (no rounding between bias and norm).
+// Heads that get neither a bias nor a norm are not read or written.
+// Errors: all of bias, q_norm and k_norm NULL; n_q_heads or n_kv_heads < 1;
+// head_dim outside [1, 256]; shapes/dtypes that do not match the above; eps < 0
+// or not finite; bias/q_norm/k_norm overlapping qkv. On an error nothing is written.
+fd_status fd_qkv_bias_rms_norm(fd_ctx *ctx, fd_tensor *qkv, int n_q_heads, int n_kv_heads,
+                               int head_dim, const fd_tensor *bias, const fd_tensor *q_norm,
+                               const fd_tensor *k_norm, float eps);
 
 // ---- activations
 

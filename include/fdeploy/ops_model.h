@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Operators of the GGUF model runtime: matmul and embedding lookup over weights
 // kept in their GGUF block format (dequantized inside the kernels), RMSNorm with
-// an optional fused residual add, and elementwise add. See fdeploy/ops.h for the
-// conventions (borrowed views in the context's memory, fd_status, fd_last_error).
+// an optional fused residual add, elementwise add and scale. See fdeploy/ops.h
+// for the conventions (borrowed views in the context's memory, fd_status,
+// fd_last_error).
 //
 // GGUF weights: a tensor of dtype FD_U8 and shape [rows, row_bytes] holding the
 // raw bytes exactly as in the file; row r starts at byte r * row_bytes, and
 // row_bytes = (K / block_elems) * block_bytes of the ggml type (fd_ggml_block_elems,
-// fd_ggml_block_bytes). Types: F32, F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K, Q6_K.
-// K must be a multiple of 32 (F32/F16/BF16, Q4_0, Q4_1, Q8_0) or 256 (Q4_K, Q6_K).
+// fd_ggml_block_bytes). Types: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K.
+// K must be a multiple of 32 (F32/F16/BF16, Q4_0, Q4_1, Q5_0, Q8_0) or 256 (Q4_K, Q6_K).
 #ifndef FDEPLOY_OPS_MODEL_H
 #define FDEPLOY_OPS_MODEL_H
 
@@ -54,6 +55,12 @@ fd_status fd_rms_norm(fd_ctx *ctx, fd_tensor *x, const fd_tensor *residual,
 // out = a + b elementwise (same shape, same dtype f32/f16/bf16), sum in f32,
 // rounded once. out may be a or b itself (in place).
 fd_status fd_add(fd_ctx *ctx, const fd_tensor *a, const fd_tensor *b, fd_tensor *out);
+
+// out = a * s elementwise (same shape, same dtype f32/f16/bf16), product in f32,
+// rounded once (Gemma scales the token embeddings by sqrt(n_embd)). out may be
+// a itself (in place); otherwise it must not overlap a.
+// Errors: shapes or dtypes that differ, s not finite, NULL tensors.
+fd_status fd_scale(fd_ctx *ctx, const fd_tensor *a, float s, fd_tensor *out);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The CPU forward pass of the Llama family (Llama, SmolLM, Qwen2 with q/k/v
-// bias, Qwen3 with per-head q/k RMSNorm) over a ragged batch with a paged KV
-// pool. Matmuls are split by output rows over the thread pool (each weight
+// bias, Qwen3 with per-head q/k RMSNorm, Gemma 3 with post-norms, GELU and
+// sliding-window layers) over a ragged batch with a paged KV pool. Matmuls are split by output rows over the thread pool (each weight
 // row is read once for all tokens of the batch); attention by (token, head).
 #include <math.h>
 #include <stdlib.h>
@@ -15,7 +15,8 @@ struct fd__cpu_scratch {
     int max_tokens, q_dim, kv_dim;
     float *x, *xb, *q, *k, *v, *att_out, *hb, *hb2;
     int *tok_seq, *tok_pos;   // per token: its sequence, its position
-    float *rope;              // per token: head_dim/2 cosines, then head_dim/2 sines
+    float *rope, *rope_swa;   // per token: head_dim/2 cosines, then head_dim/2 sines
+    double *inv_freq[2];      // rotary frequencies of full / sliding-window layers
     void *xq;                 // a matmul's input quantized (fd__q16_block or fd__q8_block)
     int64_t xq_blocks;
 };
@@ -113,10 +114,10 @@ static void rmsnorm(float *out, const float *x, const float *w, int n, float eps
 }
 
 // Cosines and sines of the rotary angles at position pos (head_dim/2 each).
-static void rope_table(float *cs, int head_dim, int pos, double base) {
+static void rope_table(float *cs, int head_dim, int pos, const double *inv_freq) {
     int half = head_dim / 2;
     for (int i = 0; i < half; i++) {
-        double a = pos * pow(base, -2.0 * i / head_dim);
+        double a = pos * inv_freq[i];
         cs[i] = (float)cos(a);
         cs[half + i] = (float)sin(a);
     }
@@ -179,7 +180,7 @@ typedef struct att_job {
     fd__cpu_kv *kv;
     fd__cpu_scratch *s;
     const fd__cpu_batch *b;
-    int layer;
+    int layer, window;   // window: sliding-window length, 0 = whole context
 } att_job;
 
 static void att_one(const att_job *j, int t, int head, float *sc) {
@@ -187,17 +188,18 @@ static void att_one(const att_job *j, int t, int head, float *sc) {
     fd__cpu_scratch *s = j->s;
     int hd = h->head_dim, kvh = head / (h->n_head / h->n_head_kv), seq = s->tok_seq[t];
     int n_ctx = s->tok_pos[t] + 1;  // causal: up to and including itself
+    int p0 = j->window && n_ctx > j->window ? n_ctx - j->window : 0;
     const int32_t *blocks = j->b->blocks[seq];
     const float *q = s->q + (size_t)t * s->q_dim + head * hd;
-    float scale = 1.0f / sqrtf((float)hd), mx = -INFINITY, sum = 0;
-    for (int p = 0; p < n_ctx; p++) {
+    float scale = h->attn_scale, mx = -INFINITY, sum = 0;
+    for (int p = p0; p < n_ctx; p++) {
         sc[p] = fd__dot_f32(q, j->kv->k + kv_row(j->kv, blocks, j->layer, p) + kvh * hd, hd) * scale;
         if (sc[p] > mx) mx = sc[p];
     }
-    for (int p = 0; p < n_ctx; p++) sum += sc[p] = expf(sc[p] - mx);
+    for (int p = p0; p < n_ctx; p++) sum += sc[p] = expf(sc[p] - mx);
     float *o = s->att_out + (size_t)t * s->q_dim + head * hd;
     memset(o, 0, (size_t)hd * sizeof(float));
-    for (int p = 0; p < n_ctx; p++) {
+    for (int p = p0; p < n_ctx; p++) {
         const float *vr = j->kv->v + kv_row(j->kv, blocks, j->layer, p) + kvh * hd;
         float w = sc[p] / sum;
         for (int i = 0; i < hd; i++) o[i] += w * vr[i];
@@ -228,13 +230,30 @@ static void qk_prepare(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd
             rmsnorm(q + hh * hd, q + hh * hd, L->q_norm.data, hd, h->norm_eps);
         for (int hh = 0; L->k_norm.data && hh < h->n_head_kv; hh++)
             rmsnorm(k + hh * hd, k + hh * hd, L->k_norm.data, hd, h->norm_eps);
-        const float *cs = s->rope + (size_t)t * hd;
+        const float *cs = (fd_model_layer_is_swa(h, l) ? s->rope_swa : s->rope) + (size_t)t * hd;
         rope_heads(q, h->n_head, hd, cs, h->rope_neox);
         rope_heads(k, h->n_head_kv, hd, cs, h->rope_neox);
         size_t at = kv_row(kv, b->blocks[s->tok_seq[t]], l, s->tok_pos[t]);
         memcpy(kv->k + at, k, (size_t)s->kv_dim * sizeof(float));
         memcpy(kv->v + at, s->v + (size_t)t * s->kv_dim, (size_t)s->kv_dim * sizeof(float));
     }
+}
+
+// x += y, with y first RMS-normed by post_norm when the model has post-norms (Gemma).
+static void add_residual(const fd_model_info *h, float *x, float *y, const float *post_norm, int n) {
+    int d = h->n_embd;
+    for (int t = 0; post_norm && t < n; t++) rmsnorm(y + (size_t)t * d, y + (size_t)t * d, post_norm, d, h->norm_eps);
+    for (size_t i = 0; i < (size_t)n * d; i++) x[i] += y[i];
+}
+
+// g = act(g) * u: SiLU (SwiGLU) or GELU with the tanh approximation (Gemma's GeGLU).
+static void gated_act(const fd_model_info *h, float *g, const float *u, size_t n) {
+    if (!h->ffn_gelu) {
+        for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        return;
+    }
+    const float c = 0.7978845608028654f;  // sqrt(2/pi)
+    for (size_t i = 0; i < n; i++) g[i] = 0.5f * g[i] * (1.0f + tanhf(c * (g[i] + 0.044715f * g[i] * g[i] * g[i]))) * u[i];
 }
 
 static void layer_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd__cpu_batch *b,
@@ -247,17 +266,17 @@ static void layer_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const
     float *qkv_y[3] = {s->q, s->k, s->v};
     matmul_n(m, s, 3, qkv, qkv_b, s->xb, n, qkv_y);
     qk_prepare(m, kv, s, b, l, n);
-    att_job aj = {m, kv, s, b, l};
+    att_job aj = {m, kv, s, b, l, fd_model_layer_is_swa(h, l) ? h->sliding_window : 0};
     fd__parallel_for(m->pool, (int64_t)n * h->n_head, 1, att_range, &aj);
     matmul(m, s, &L->wo, s->att_out, n, s->xb);
-    for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
+    add_residual(h, s->x, s->xb, L->post_attn_norm.data, n);
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->ffn_norm.data, d, h->norm_eps);
     const fd_weight *gu[2] = {&L->w_gate, &L->w_up};
     float *gu_y[2] = {s->hb, s->hb2};
     matmul_n(m, s, 2, gu, NULL, s->xb, n, gu_y);
-    for (size_t i = 0; i < (size_t)n * h->n_ff; i++) s->hb[i] = s->hb[i] / (1.0f + expf(-s->hb[i])) * s->hb2[i];
+    gated_act(h, s->hb, s->hb2, (size_t)n * h->n_ff);
     matmul(m, s, &L->w_down, s->hb, n, s->xb);
-    for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->xb[i];
+    add_residual(h, s->x, s->xb, L->post_ffn_norm.data, n);
 }
 
 // Checks the batch and fills the per-token sequence/position tables.
@@ -287,13 +306,18 @@ static fd_status plan(const fd_model *m, const fd__cpu_kv *kv, fd__cpu_scratch *
 fd_status fd__cpu_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd__cpu_batch *b,
                           float *logits) {
     const fd_model_info *h = &m->info;
-    int n, d = h->n_embd;
+    int n = 0, d = h->n_embd;
     FD_TRY(plan(m, kv, s, b, &n));
     size_t rb = fd__row_bytes(m->tok_embd.type, d);
     for (int t = 0; t < n; t++)
         fd__dequant_row(m->tok_embd.type, (const uint8_t *)m->tok_embd.data + (size_t)b->tokens[t] * rb,
                         s->x + (size_t)t * d, d);
-    for (int t = 0; t < n; t++) rope_table(s->rope + (size_t)t * h->head_dim, h->head_dim, s->tok_pos[t], h->rope_base);
+    for (size_t i = 0; h->embd_scale != 1.0f && i < (size_t)n * d; i++) s->x[i] *= h->embd_scale;
+    for (int t = 0; t < n; t++) {
+        size_t at = (size_t)t * h->head_dim;
+        rope_table(s->rope + at, h->head_dim, s->tok_pos[t], s->inv_freq[0]);
+        if (h->sliding_window) rope_table(s->rope_swa + at, h->head_dim, s->tok_pos[t], s->inv_freq[1]);
+    }
     for (int l = 0; l < h->n_layer; l++) layer_forward(m, kv, s, b, l, n);
     int n_out = 0;
     for (int i = 0, end = 0; i < b->n_seqs; i++) {
@@ -326,14 +350,19 @@ fd_status fd__cpu_scratch_create(const fd_model *m, int max_tokens, fd__cpu_scra
     s->tok_seq = calloc(T, sizeof(int));
     s->tok_pos = calloc(T, sizeof(int));
     s->rope = calloc(T * h->head_dim, 4);
+    s->rope_swa = calloc(T * h->head_dim, 4);
+    s->inv_freq[0] = calloc((size_t)h->head_dim / 2, sizeof(double));
+    s->inv_freq[1] = calloc((size_t)h->head_dim / 2, sizeof(double));
     int64_t widest = wide > h->n_ff ? wide : h->n_ff;  // longest matmul input
     s->xq_blocks = (int64_t)T * (widest / 32);
     s->xq = calloc((size_t)s->xq_blocks + 1, sizeof(fd__q16_block));  // the larger block
-    if (!s->rope || !s->xq ||
+    if (!s->rope || !s->rope_swa || !s->inv_freq[0] || !s->inv_freq[1] || !s->xq ||
         !s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 || !s->tok_seq || !s->tok_pos) {
         fd__cpu_scratch_free(s);
         return fd__error(FD_ERR_OOM, "forward: out of memory for %d-token batches", max_tokens);
     }
+    fd_model_rope_freqs(m, 0, s->inv_freq[0]);
+    fd_model_rope_freqs(m, 1, s->inv_freq[1]);
     *out = s;
     return FD_OK;
 }
@@ -342,6 +371,7 @@ void fd__cpu_scratch_free(fd__cpu_scratch *s) {
     if (!s) return;
     free(s->x); free(s->xb); free(s->q); free(s->k); free(s->v); free(s->att_out);
     free(s->hb); free(s->hb2); free(s->tok_seq); free(s->tok_pos); free(s->rope); free(s->xq);
+    free(s->rope_swa); free(s->inv_freq[0]); free(s->inv_freq[1]);
     free(s);
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// GPU forward pass of the Llama family over a ragged, paged batch, built from
-// the op table's kernels: gguf_get_rows, rms_norm (with the residual add
-// fused), gguf_matmul (q/k/v and gate/up stacked into one weight each when
-// their types agree), append_attention (rotary + paged cache write + causal
-// attention), silu_and_mul, rebuild_padding (one row per sequence) and the LM head.
+// GPU forward pass of the Llama family, Qwen2/3 and Gemma 3 over a ragged, paged
+// batch, built from the op table's kernels: gguf_get_rows (+ scale for Gemma),
+// rms_norm (with the residual add fused), gguf_matmul (q/k/v and gate/up stacked
+// into one weight each when their types agree, else run apart into column slices),
+// qkv_bias_rms_norm (Qwen2 biases, Qwen3/Gemma q/k norms), append_attention
+// (rotary + paged cache write + causal or sliding-window attention),
+// silu_and_mul / gelu_tanh_and_mul, rebuild_padding and the LM head.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,16 @@ typedef struct gweight {   // a GGUF weight on the device
     int64_t k;
 } gweight;
 
+typedef struct gweights {   // weights with one input: stacked when their types agree
+    gweight w[3];
+    int n;                  // matmuls to run: 1 (stacked), else one per part
+} gweights;
+
 typedef struct glayer {
     fd_tensor attn_norm, ffn_norm;   // f32 [d]
-    gweight qkv, o, gate_up, down;
+    fd_tensor post_attn_norm, post_ffn_norm, q_norm, k_norm, qkv_bias;  // f32; data NULL = absent
+    gweights qkv, gate_up;
+    gweight o, down;
     fd_tensor k_cache, v_cache;      // f16 [n_blocks, n_kv, bs, hd]
 } glayer;
 
@@ -32,7 +41,13 @@ struct fd__gpu_runner {
     int qkv_dim, q_dim;
     glayer *L;
     gweight embd, output;
-    fd_tensor out_norm, rotary, workspace;
+    fd_tensor out_norm, rotary, rotary_swa, workspace;
+    fd_tensor split;                                           // f16 [T, widest part] (split groups)
+    int64_t split_cols;
+    // Gemma's residual stream outgrows f16 (~1e5 in Gemma 3 270M): it is kept scaled by
+    // res_scale, folded into the embedding scale and the post-norm weights (every other
+    // norm is scale-invariant, and eps stays negligible).
+    float res_scale;
     fd_tensor x, h, qkv, att, o, gu, a, last, logits;           // f16 activations
     fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata
     fd_tensor probs, temp, top_p, top_k, samples;              // device sampling
@@ -83,31 +98,87 @@ static fd_status upload_stacked(fd__gpu_runner *r, gweight *g, const fd_weight *
     return FD_OK;
 }
 
-static fd_status upload_f32(fd__gpu_runner *r, fd_tensor *t, const fd_weight *w) {
+// An f32 vector times `scale` (1 = as is); an absent optional tensor stays absent (data NULL).
+static fd_status upload_f32_scaled(fd__gpu_runner *r, fd_tensor *t, const fd_weight *w, float scale) {
+    if (!w->data) return FD_OK;
     FD_TRY(DALLOC(r, t, FD_F32, w->ne0));
-    return fd_ctx_upload(r->ctx, t->data, w->data, (size_t)w->ne0 * sizeof(float));
+    float *host = malloc((size_t)w->ne0 * sizeof(float));
+    if (!host) return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+    for (int64_t i = 0; i < w->ne0; i++) host[i] = ((const float *)w->data)[i] * scale;
+    fd_status s = fd_ctx_upload(r->ctx, t->data, host, (size_t)w->ne0 * sizeof(float));
+    free(host);
+    return s;
+}
+
+static fd_status upload_f32(fd__gpu_runner *r, fd_tensor *t, const fd_weight *w) {
+    return upload_f32_scaled(r, t, w, 1.0f);
+}
+
+// Weights sharing an input: one stacked matmul when the types agree; otherwise
+// (llama.cpp's K-quant mixes, Gemma's Q5_0 q/k with Q8_0 v) one per part.
+static fd_status upload_group(fd__gpu_runner *r, gweights *g, const fd_weight *const *parts, int n) {
+    int same = 1;
+    for (int i = 1; i < n; i++) same &= parts[i]->type == parts[0]->type;
+    if (same) {
+        g->n = 1;
+        return upload_stacked(r, &g->w[0], parts, n);
+    }
+    g->n = n;
+    for (int i = 0; i < n; i++) {
+        FD_TRY(upload_stacked(r, &g->w[i], &parts[i], 1));
+        if (parts[i]->ne1 > r->split_cols) r->split_cols = parts[i]->ne1;
+    }
+    return FD_OK;
+}
+
+// q/k/v biases (Qwen2) as one f32 vector over the fused qkv columns (absent parts 0).
+static fd_status upload_qkv_bias(fd__gpu_runner *r, glayer *g, const fd_layer *L) {
+    const fd_weight *b[3] = {&L->bq, &L->bk, &L->bv}, *w[3] = {&L->wq, &L->wk, &L->wv};
+    if (!b[0]->data && !b[1]->data && !b[2]->data) return FD_OK;
+    float *host = calloc((size_t)r->qkv_dim, sizeof(float));
+    if (!host) return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+    for (int i = 0, at = 0; i < 3; at += (int)w[i]->ne1, i++)
+        if (b[i]->data) memcpy(host + at, b[i]->data, (size_t)w[i]->ne1 * sizeof(float));
+    fd_status s = DALLOC(r, &g->qkv_bias, FD_F32, r->qkv_dim);
+    if (s == FD_OK) s = fd_ctx_upload(r->ctx, g->qkv_bias.data, host, (size_t)r->qkv_dim * sizeof(float));
+    free(host);
+    return s;
 }
 
 static fd_status upload_layer(fd__gpu_runner *r, int l) {
     const fd_model_info *h = &r->m->info;
     const fd_layer *L = &r->m->layers[l];
     glayer *g = &r->L[l];
-    if (L->bq.data || L->q_norm.data)
-        return fd__error(FD_ERR_UNSUPPORTED_ARCH, "%s: q/k/v biases and q/k norms (Qwen2/Qwen3) are not on the GPU "
-                         "backend yet; run with --device cpu", h->arch);
-    if (L->wq.type != L->wk.type || L->wq.type != L->wv.type || L->w_gate.type != L->w_up.type)
-        return fd__error(FD_ERR_UNSUPPORTED_ARCH, "layer %d mixes weight types within q/k/v or gate/up; the GPU "
-                         "backend stacks them and needs one type each; run with --device cpu", l);
     const fd_weight *qkv[3] = {&L->wq, &L->wk, &L->wv}, *gu[2] = {&L->w_gate, &L->w_up};
     const fd_weight *o[1] = {&L->wo}, *dn[1] = {&L->w_down};
     FD_TRY(upload_f32(r, &g->attn_norm, &L->attn_norm));
     FD_TRY(upload_f32(r, &g->ffn_norm, &L->ffn_norm));
-    FD_TRY(upload_stacked(r, &g->qkv, qkv, 3));
+    FD_TRY(upload_f32_scaled(r, &g->post_attn_norm, &L->post_attn_norm, r->res_scale));
+    FD_TRY(upload_f32_scaled(r, &g->post_ffn_norm, &L->post_ffn_norm, r->res_scale));
+    FD_TRY(upload_f32(r, &g->q_norm, &L->q_norm));
+    FD_TRY(upload_f32(r, &g->k_norm, &L->k_norm));
+    FD_TRY(upload_qkv_bias(r, g, L));
+    FD_TRY(upload_group(r, &g->qkv, qkv, 3));
     FD_TRY(upload_stacked(r, &g->o, o, 1));
-    FD_TRY(upload_stacked(r, &g->gate_up, gu, 2));
+    FD_TRY(upload_group(r, &g->gate_up, gu, 2));
     FD_TRY(upload_stacked(r, &g->down, dn, 1));
     FD_TRY(DALLOC(r, &g->k_cache, FD_F16, r->n_blocks, h->n_head_kv, r->block_size, h->head_dim));
     return DALLOC(r, &g->v_cache, FD_F16, r->n_blocks, h->n_head_kv, r->block_size, h->head_dim);
+}
+
+// Rotary cos/sin tables from the model's frequencies (scaling included): one for
+// full-attention layers, one for sliding-window layers when the model has them.
+static fd_status rotary_tables(fd__gpu_runner *r) {
+    const fd_model_info *h = &r->m->info;
+    double f[512];
+    if (h->head_dim / 2 > 512) return fd__error(FD_ERR_UNSUPPORTED_ARCH, "head_dim %d is too large", h->head_dim);
+    for (int swa = 0; swa <= (h->sliding_window > 0); swa++) {
+        fd_tensor *t = swa ? &r->rotary_swa : &r->rotary;
+        FD_TRY(DALLOC(r, t, FD_F32, r->max_model_len, h->head_dim));
+        fd_model_rope_freqs(r->m, swa, f);
+        FD_TRY(fd_rotary_cos_sin_cache_init_freqs(r->ctx, t, f));
+    }
+    return FD_OK;
 }
 
 static fd_status alloc_activations(fd__gpu_runner *r) {
@@ -143,8 +214,8 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     FD_TRY(DALLOC(r, &r->pres, FD_F32, S));
     FD_TRY(fd_ctx_memset(r->ctx, r->minl.data, 0, (size_t)S * sizeof(int64_t)));  // no min-length ban
     FD_TRY(fd_ctx_memset(r->ctx, r->eos.data, 0, sizeof(int64_t)));
-    FD_TRY(DALLOC(r, &r->rotary, FD_F32, r->max_model_len, h->head_dim));
-    FD_TRY(fd_rotary_cos_sin_cache_init(r->ctx, &r->rotary, h->rope_base));
+    FD_TRY(rotary_tables(r));
+    if (r->split_cols) FD_TRY(DALLOC(r, &r->split, FD_F16, T, r->split_cols));
     size_t ws = fd_append_attention_workspace_size(r->ctx, T, S, h->n_head, h->n_head_kv, h->head_dim,
                                                    r->max_blocks_per_seq, r->block_size, r->max_model_len);
     FD_TRY(DALLOC(r, &r->workspace, FD_U8, (int64_t)(ws ? ws : 1)));
@@ -189,6 +260,7 @@ fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int bloc
     r->max_model_len = max_model_len;
     r->max_blocks_per_seq = (max_model_len + block_size - 1) / block_size;
     r->q_dim = h->n_head * h->head_dim;
+    r->res_scale = h->post_norms ? 1.0f / 64 : 1.0f;
     r->qkv_dim = r->q_dim + 2 * h->n_head_kv * h->head_dim;
     fd_status s = (r->L = calloc((size_t)h->n_layer, sizeof *r->L)) ? FD_OK
                                                                       : fd__error(FD_ERR_OOM, "gpu runner: out of memory");
@@ -231,6 +303,20 @@ static fd_status matmul(fd__gpu_runner *r, const fd_tensor *x, const gweight *w,
     return fd_gguf_matmul(r->ctx, &xv, &w->t, w->type, w->k, &yv);
 }
 
+// y[:, parts side by side] = x * group^T: one matmul when stacked, else each part
+// into the scratch and then into its column slice of y.
+static fd_status matmul_group(fd__gpu_runner *r, const fd_tensor *x, const gweights *g, fd_tensor *y, int64_t T) {
+    if (g->n == 1) return matmul(r, x, &g->w[0], y, T);
+    size_t pitch = (size_t)y->ne[1] * 2, col = 0;  // f16 rows
+    for (int i = 0; i < g->n; i++) {
+        size_t w = (size_t)g->w[i].t.ne[0] * 2;
+        FD_TRY(matmul(r, x, &g->w[i], &r->split, T));
+        FD_TRY(fd_ctx_copy_2d(r->ctx, (char *)y->data + col, pitch, r->split.data, w, w, (size_t)T));
+        col += w;
+    }
+    return FD_OK;
+}
+
 // Host batch -> device metadata.
 static fd_status upload_batch(fd__gpu_runner *r, const fd__cpu_batch *b, int T) {
     int S = b->n_seqs, mb = r->max_blocks_per_seq;
@@ -250,17 +336,28 @@ static fd_status upload_batch(fd__gpu_runner *r, const fd__cpu_batch *b, int T) 
     return fd_ctx_upload(r->ctx, r->blocks.data, r->h_blocks, (size_t)S * mb * sizeof(int32_t));
 }
 
-static fd_status attention(fd__gpu_runner *r, glayer *g, int T, int S) {
+static fd_status attention(fd__gpu_runner *r, glayer *g, int l, int T, int S) {
     const fd_model_info *h = &r->m->info;
+    int swa = fd_model_layer_is_swa(h, l);
     fd_tensor qkv = rows_of(&r->qkv, T), att = rows_of(&r->att, T), cu = rows_of(&r->cu, S + 1);
     fd_tensor dec = rows_of(&r->dec, S), tt = rows_of(&r->this_time, S), bt = rows_of(&r->blocks, S);
     fd_attention_opts o = {0};
-    o.rotary = &r->rotary;
+    o.rotary = swa ? &r->rotary_swa : &r->rotary;
     o.rotary_neox = h->rope_neox;
+    o.sliding_window = swa ? h->sliding_window : 0;
     o.max_kv_len = r->max_model_len;
     o.workspace = &r->workspace;
-    return fd_append_attention(r->ctx, &qkv, &g->k_cache, &g->v_cache, &cu, &dec, &tt, &bt, &o,
-                               1.0f / sqrtf((float)h->head_dim), &att);
+    if (g->qkv_bias.data || g->q_norm.data || g->k_norm.data)
+        FD_TRY(fd_qkv_bias_rms_norm(r->ctx, &qkv, h->n_head, h->n_head_kv, h->head_dim,
+                                    g->qkv_bias.data ? &g->qkv_bias : NULL, g->q_norm.data ? &g->q_norm : NULL,
+                                    g->k_norm.data ? &g->k_norm : NULL, h->norm_eps));
+    return fd_append_attention(r->ctx, &qkv, &g->k_cache, &g->v_cache, &cu, &dec, &tt, &bt, &o, h->attn_scale,
+                               &att);
+}
+
+// Gemma's post-norm of a block's output (in place) before it joins the residual.
+static fd_status post_norm(fd__gpu_runner *r, const fd_tensor *w, fd_tensor *y) {
+    return w->data ? fd_rms_norm(r->ctx, y, NULL, w, r->m->info.norm_eps, y) : FD_OK;
 }
 
 // One layer: x is the residual stream; `pending` (NULL for layer 0) is the
@@ -271,13 +368,15 @@ static fd_status layer(fd__gpu_runner *r, int l, int T, int S, const fd_tensor *
     fd_tensor x = rows_of(&r->x, T), hh = rows_of(&r->h, T), o = rows_of(&r->o, T);
     fd_tensor gu = rows_of(&r->gu, T), a = rows_of(&r->a, T);
     FD_TRY(fd_rms_norm(r->ctx, &x, pending, &g->attn_norm, h->norm_eps, &hh));
-    FD_TRY(matmul(r, &r->h, &g->qkv, &r->qkv, T));
-    FD_TRY(attention(r, g, T, S));
+    FD_TRY(matmul_group(r, &r->h, &g->qkv, &r->qkv, T));
+    FD_TRY(attention(r, g, l, T, S));
     FD_TRY(matmul(r, &r->att, &g->o, &r->o, T));
+    FD_TRY(post_norm(r, &g->post_attn_norm, &o));
     FD_TRY(fd_rms_norm(r->ctx, &x, &o, &g->ffn_norm, h->norm_eps, &hh));
-    FD_TRY(matmul(r, &r->h, &g->gate_up, &r->gu, T));
-    FD_TRY(fd_silu_and_mul(r->ctx, &gu, &a));
-    return matmul(r, &r->a, &g->down, &r->o, T);
+    FD_TRY(matmul_group(r, &r->h, &g->gate_up, &r->gu, T));
+    FD_TRY(h->ffn_gelu ? fd_gelu_tanh_and_mul(r->ctx, &gu, &a) : fd_silu_and_mul(r->ctx, &gu, &a));
+    FD_TRY(matmul(r, &r->a, &g->down, &r->o, T));
+    return post_norm(r, &g->post_ffn_norm, &o);
 }
 
 // Final norm, one row per sequence (its last new token), logits [S, V] on the device.
@@ -314,6 +413,8 @@ static fd_status forward_to_logits(fd__gpu_runner *r, const fd__cpu_batch *b, in
     FD_TRY(upload_batch(r, b, T));
     fd_tensor ids = rows_of(&r->ids, T), x = rows_of(&r->x, T);
     FD_TRY(fd_gguf_get_rows(r->ctx, &r->embd.t, r->embd.type, &ids, &x));
+    float es = r->m->info.embd_scale * r->res_scale;
+    if (es != 1.0f) FD_TRY(fd_scale(r->ctx, &x, es, &x));
     for (int l = 0; l < r->m->info.n_layer; l++) {
         fd_tensor o = rows_of(&r->o, T);
         FD_TRY(layer(r, l, T, S, l ? &o : NULL));

@@ -151,7 +151,7 @@ static fd_status parse_kv(cursor *c, gguf_kv *kv) {
 int fd_ggml_block_elems(fd_ggml_type t) {
     switch (t) {
     case FD_GGML_F32: case FD_GGML_F16: case FD_GGML_BF16: return 1;
-    case FD_GGML_Q4_0: case FD_GGML_Q4_1: case FD_GGML_Q8_0: return 32;
+    case FD_GGML_Q4_0: case FD_GGML_Q4_1: case FD_GGML_Q5_0: case FD_GGML_Q8_0: return 32;
     case FD_GGML_Q4_K: case FD_GGML_Q6_K: return 256;
     default: return 0;
     }
@@ -163,6 +163,7 @@ size_t fd_ggml_block_bytes(fd_ggml_type t) {
     case FD_GGML_F16: case FD_GGML_BF16: return 2;
     case FD_GGML_Q4_0: return 18;
     case FD_GGML_Q4_1: return 20;
+    case FD_GGML_Q5_0: return 22;
     case FD_GGML_Q8_0: return 34;
     case FD_GGML_Q4_K: return 144;
     case FD_GGML_Q6_K: return 210;
@@ -177,6 +178,7 @@ const char *fd_ggml_type_name(fd_ggml_type t) {
     case FD_GGML_BF16: return "BF16";
     case FD_GGML_Q4_0: return "Q4_0";
     case FD_GGML_Q4_1: return "Q4_1";
+    case FD_GGML_Q5_0: return "Q5_0";
     case FD_GGML_Q8_0: return "Q8_0";
     case FD_GGML_Q4_K: return "Q4_K";
     case FD_GGML_Q6_K: return "Q6_K";
@@ -208,7 +210,7 @@ static fd_status parse_tensor_info(cursor *c, fd_gguf_tensor *t) {
     FD_TRY(rd_u64(c, t->name, &t->offset));
     int be = fd_ggml_block_elems(t->type);
     if (!be)
-        return fd__error(FD_ERR_FORMAT, "%s: tensor %s has ggml type %u, which fdeploy does not read (supported: F32 F16 BF16 Q4_0 Q4_1 Q8_0 Q4_K Q6_K)",
+        return fd__error(FD_ERR_FORMAT, "%s: tensor %s has ggml type %u, which fdeploy does not read (supported: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q8_0 Q4_K Q6_K)",
                          c->g->name, t->name, type);
     if (t->ne[0] % be)
         return fd__error(FD_ERR_FORMAT, "%s: tensor %s row of %lld is not a multiple of the %s block (%d)",

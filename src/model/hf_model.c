@@ -11,6 +11,7 @@
 //   model.layers.N.self_attn.{q,k,v}_proj.bias -> blk.N.attn_{q,k,v}.bias          (Qwen2)
 //   model.layers.N.self_attn.{q,k}_norm.weight -> blk.N.attn_{q,k}_norm.weight     (Qwen3)
 //   model.layers.N.post_attention_layernorm.weight -> blk.N.ffn_norm.weight
+//     (Gemma 3: -> post_attention_norm; pre/post_feedforward_layernorm -> ffn_norm, post_ffw_norm)
 //   model.layers.N.mlp.{gate,up,down}_proj.weight -> blk.N.ffn_{gate,up,down}.weight
 // Other tensors (e.g. old rotary_emb.inv_freq buffers) are ignored; biases the forward
 // pass has no place for (o_proj, mlp) are an error rather than silently dropped.
@@ -80,85 +81,12 @@ static char *dup_str(const char *s) {
 
 // ---- config.json
 
-static fd_status cfg_arch(json_t *cfg, const char *path, char *arch, size_t n) {
-    static const char *const names[][2] = {
-        {"LlamaForCausalLM", "llama"}, {"Qwen2ForCausalLM", "qwen2"}, {"Qwen3ForCausalLM", "qwen3"}};
-    const char *a = json_string_value(json_array_get(json_object_get(cfg, "architectures"), 0));
-    const char *mt = json_string_value(json_object_get(cfg, "model_type"));
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if ((a && strcmp(a, names[i][0]) == 0) || (!a && mt && strcmp(mt, names[i][1]) == 0)) {
-            snprintf(arch, n, "%s", names[i][1]);
-            return FD_OK;
-        }
-    return fd__error(FD_ERR_FORMAT, "%s: architecture '%.64s' is not supported (LlamaForCausalLM, "
-                     "Qwen2ForCausalLM, Qwen3ForCausalLM are)", path, a ? a : mt ? mt : "(none)");
-}
-
-// An integer in [1, 2^24]; `def` < 0 means required.
-static fd_status cfg_int(json_t *cfg, const char *path, const char *key, int def, int *out) {
-    json_t *v = json_object_get(cfg, key);
-    if ((!v || json_is_null(v)) && def >= 0) {
-        *out = def;
-        return FD_OK;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > (1 << 24))
-        return fd__error(FD_ERR_FORMAT, "%s: \"%s\" is missing or not an integer in [1, 16777216]", path, key);
-    *out = (int)json_integer_value(v);
-    return FD_OK;
-}
-
-static double cfg_num(json_t *cfg, const char *key, double def) {
-    json_t *v = json_object_get(cfg, key);
-    return json_is_number(v) && json_number_value(v) > 0 ? json_number_value(v) : def;
-}
-
-// Features of the config the forward pass does not implement: refuse rather than
-// produce wrong logits.
-static fd_status cfg_unsupported(json_t *cfg, const char *path) {
-    const char *act = json_string_value(json_object_get(cfg, "hidden_act"));
-    if (act && strcmp(act, "silu") != 0)
-        return fd__error(FD_ERR_FORMAT, "%s: hidden_act \"%.32s\" is not supported (silu is)", path, act);
-    const char *keys[] = {"rope_scaling", "rope_parameters"};
-    for (int i = 0; i < 2; i++) {
-        json_t *rs = json_object_get(cfg, keys[i]);
-        const char *t = json_string_value(json_object_get(rs, "rope_type"));
-        if (!t) t = json_string_value(json_object_get(rs, "type"));
-        if (json_is_object(rs) && (!t || strcmp(t, "default") != 0))
-            return fd__error(FD_ERR_FORMAT, "%s: %s of type \"%.32s\" is not supported (only plain RoPE is)",
-                             path, keys[i], t ? t : "?");
-    }
-    if (json_is_true(json_object_get(cfg, "use_sliding_window")))
-        return fd__error(FD_ERR_FORMAT, "%s: use_sliding_window is not supported", path);
-    return FD_OK;
-}
-
 static fd_status read_config(fd__hf_model *m) {
     char path[HF_PATH_MAX];
     json_t *cfg;
     FD_TRY(join(path, m->dir, "config.json"));
     FD_TRY(load_json(path, 0, &cfg));
-    fd_model_info *h = &m->info;
-    fd_status s = cfg_arch(cfg, path, h->arch, sizeof h->arch);
-    if (s == FD_OK) s = cfg_unsupported(cfg, path);
-    if (s == FD_OK) s = cfg_int(cfg, path, "num_hidden_layers", -1, &h->n_layer);
-    if (s == FD_OK) s = cfg_int(cfg, path, "hidden_size", -1, &h->n_embd);
-    if (s == FD_OK) s = cfg_int(cfg, path, "num_attention_heads", -1, &h->n_head);
-    if (s == FD_OK) s = cfg_int(cfg, path, "intermediate_size", -1, &h->n_ff);
-    if (s == FD_OK) s = cfg_int(cfg, path, "vocab_size", -1, &h->n_vocab);
-    if (s == FD_OK) s = cfg_int(cfg, path, "num_key_value_heads", h->n_head, &h->n_head_kv);
-    if (s == FD_OK) s = cfg_int(cfg, path, "head_dim", h->n_embd / h->n_head, &h->head_dim);
-    if (s == FD_OK) s = cfg_int(cfg, path, "max_position_embeddings", 4096, &h->n_ctx_train);
-    if (s == FD_OK) {
-        // transformers 5 moves rope_theta into rope_parameters
-        json_t *rp = json_object_get(cfg, "rope_parameters");
-        h->rope_base = cfg_num(cfg, "rope_theta", cfg_num(rp, "rope_theta", 10000.0));
-        h->norm_eps = (float)cfg_num(cfg, "rms_norm_eps", 1e-6);
-        h->rope_neox = 1;  // HF checkpoints rotate halves (rotate_half); only GGUF permutes Llama's q/k
-        m->tie_embeddings = json_is_true(json_object_get(cfg, "tie_word_embeddings"));
-        if (h->n_head % h->n_head_kv || h->head_dim % 2)
-            s = fd__error(FD_ERR_FORMAT, "%s: bad head counts (%d q heads, %d kv heads, head dim %d)", path,
-                          h->n_head, h->n_head_kv, h->head_dim);
-    }
+    fd_status s = fd__hf_parse_config(cfg, path, &m->info, &m->tie_embeddings);
     json_decref(cfg);
     return s;
 }
@@ -171,6 +99,11 @@ static fd_status map_name(const fd__hf_model *m, const char *hf, char *out, size
     static const char *const top[][2] = {
         {"model.embed_tokens.weight", "token_embd.weight"}, {"model.norm.weight", "output_norm.weight"},
         {"lm_head.weight", "output.weight"}};
+    // Gemma's post_attention_layernorm normalizes the attention output; Llama's feeds the FFN.
+    static const char *const gemma[][2] = {
+        {"post_attention_layernorm.weight", "post_attention_norm.weight"},
+        {"pre_feedforward_layernorm.weight", "ffn_norm.weight"},
+        {"post_feedforward_layernorm.weight", "post_ffw_norm.weight"}};
     static const char *const layer[][2] = {
         {"input_layernorm.weight", "attn_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
         {"self_attn.q_proj.weight", "attn_q.weight"}, {"self_attn.k_proj.weight", "attn_k.weight"},
@@ -193,15 +126,19 @@ static fd_status map_name(const fd__hf_model *m, const char *hf, char *out, size
     char *end;
     long li = strtol(hf + strlen(pre), &end, 10);
     if (end == hf + strlen(pre) || *end != '.') return FD_OK;
+    const char *gguf = NULL;
+    for (size_t i = 0; m->info.post_norms && !gguf && i < sizeof gemma / sizeof gemma[0]; i++)
+        if (strcmp(end + 1, gemma[i][0]) == 0) gguf = gemma[i][1];
     for (size_t i = 0; i < sizeof layer / sizeof layer[0]; i++) {
-        if (strcmp(end + 1, layer[i][0]) != 0) continue;
+        if (!gguf && strcmp(end + 1, layer[i][0]) != 0) continue;
+        if (!gguf) gguf = layer[i][1] ? layer[i][1] : "";
         if (li < 0 || li >= m->info.n_layer)
             return fd__error(FD_ERR_FORMAT, "%s: tensor %s is for layer %ld but config.json has %d layers", m->dir,
                              hf, li, m->info.n_layer);
-        if (!layer[i][1])
+        if (!gguf[0])
             return fd__error(FD_ERR_FORMAT, "%s: tensor %s (a bias the forward pass has no place for) is not "
                              "supported", m->dir, hf);
-        snprintf(out, n, "blk.%ld.%s", li, layer[i][1]);
+        snprintf(out, n, "blk.%ld.%s", li, gguf);
         *mapped = 1;
         return FD_OK;
     }
@@ -435,6 +372,7 @@ void fd__hf_close(fd__hf_model *m) {
 
 const fd_model_info *fd__hf_info(const fd__hf_model *m) { return &m->info; }
 int fd__hf_tie_embeddings(const fd__hf_model *m) { return m->tie_embeddings; }
+int fd__hf_norm_plus_one(const fd__hf_model *m) { return strcmp(m->info.arch, "gemma3") == 0; }
 int64_t fd__hf_n_tensors(const fd__hf_model *m) { return m->n_tensors; }
 const fd_tokenizer *fd__hf_tokenizer(const fd__hf_model *m) { return m->tok; }
 

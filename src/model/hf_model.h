@@ -7,6 +7,7 @@
 #ifndef FD_MODEL_HF_MODEL_H
 #define FD_MODEL_HF_MODEL_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "fdeploy/gguf.h"
@@ -16,7 +17,7 @@
 
 typedef struct fd__hf_model fd__hf_model;
 
-// Reads `dir`: config (llama, qwen2, qwen3), every shard (mapped, validated, kept mapped
+// Reads `dir`: config (llama, qwen2, qwen3, gemma3), every shard (mapped, validated, kept mapped
 // until fd__hf_close), the tokenizer and the chat template.
 fd_status fd__hf_open(const char *dir, fd__hf_model **out);
 void fd__hf_close(fd__hf_model *m);
@@ -25,6 +26,10 @@ void fd__hf_close(fd__hf_model *m);
 // `quant` the dominant weight dtype; n_params and weight_bytes are left 0.
 const fd_model_info *fd__hf_info(const fd__hf_model *m);
 int fd__hf_tie_embeddings(const fd__hf_model *m);  // config tie_word_embeddings
+// 1 when the checkpoint's RMSNorm weights are offsets (Gemma: x * (1 + w)).
+int fd__hf_norm_plus_one(const fd__hf_model *m);
+// config.json (parsed) -> h; path names the file in messages (hf_config.c).
+fd_status fd__hf_parse_config(json_t *cfg, const char *path, fd_model_info *h, int *tie_embeddings);
 
 // Tensors under GGUF names ("blk.3.attn_q.weight"), type F32/F16/BF16, ne in ggml order,
 // data inside the mapping. NULL if absent.

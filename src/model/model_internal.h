@@ -18,6 +18,7 @@ typedef struct fd_weight {
 typedef struct fd_layer {
     fd_weight attn_norm, wq, wk, wv, wo, bq, bk, bv, q_norm, k_norm;
     fd_weight ffn_norm, w_gate, w_up, w_down;
+    fd_weight post_attn_norm, post_ffn_norm;   // Gemma (info.post_norms)
 } fd_layer;
 
 struct fd__hf_model;
@@ -30,6 +31,7 @@ struct fd_model {
     float *f32_copies;          // norms/biases not stored as F32, converted at load
     size_t f32_used, f32_cap;   // floats
     fd_weight tok_embd, out_norm, output;
+    fd_weight rope_freqs;   // GGUF per-frequency divisors (Llama 3.1+), optional
     fd_layer *layers;     // n_layer
     fd_threadpool *pool;
     int avx2;             // CPU has AVX2+FMA+F16C (fused quantized dots)

@@ -5,6 +5,7 @@
 // architecture needs. Matmul weights stay in the mapping (zero copy); only the small
 // 1-D tensors (norms, biases) that are not F32 get an f32 copy, since the forward
 // pass reads them as f32.
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,39 @@ static fd_status need_int(const fd_gguf *g, const char *path, const char *arch, 
     return FD_OK;
 }
 
+// Rope scaling keys of llama.cpp's converter; Llama 3.1's blend arrives as the
+// rope_freqs tensor instead (load_weights).
+static fd_status read_rope_scaling(fd_model *m, const char *path) {
+    fd_model_info *h = &m->info;
+    char key[128];
+    const char *s;
+    size_t len;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", h->arch);
+    if (!fd_gguf_get_str(m->gguf, key, &s, &len) || (len == 4 && memcmp(s, "none", 4) == 0)) return FD_OK;
+    double f = 0;
+    snprintf(key, sizeof key, "%s.rope.scaling.factor", h->arch);
+    if (len != 6 || memcmp(s, "linear", 6) != 0 || !fd_gguf_get_float(m->gguf, key, &f) || !(f > 0))
+        return fd__error(FD_ERR_FORMAT, "%s: rope scaling '%.*s' is not supported (linear with a factor > 0, and "
+                         "Llama 3's rope_freqs, are)", path, (int)len, s);
+    snprintf(h->rope_scaling, sizeof h->rope_scaling, "linear");
+    h->rope_factor = (float)f;
+    return FD_OK;
+}
+
+// Gemma 3 (llama.cpp's conventions): five sliding-window layers with rotary base 10000
+// for each global one, embeddings scaled by sqrt(n_embd), GELU FFN, post-norms. The
+// converter already folded Gemma's (1 + w) into the norm weights.
+static void gemma3_hparams(fd_model *m) {
+    fd_model_info *h = &m->info;
+    int64_t v;
+    h->sliding_window = meta_int(m->gguf, h->arch, "attention.sliding_window", &v) && v > 0 ? (int)v : 512;
+    h->swa_pattern = 6;
+    h->rope_base_swa = 10000.0;
+    h->embd_scale = sqrtf((float)h->n_embd);
+    h->ffn_gelu = 1;
+    h->post_norms = 1;
+}
+
 static fd_status read_hparams(fd_model *m, const char *path) {
     fd_model_info *h = &m->info;
     const char *s;
@@ -43,8 +77,9 @@ static fd_status read_hparams(fd_model *m, const char *path) {
     if (!fd_gguf_get_str(m->gguf, "general.architecture", &s, &len) || len >= sizeof h->arch)
         return fd__error(FD_ERR_FORMAT, "%s: no general.architecture in the metadata", path);
     memcpy(h->arch, s, len);
-    if (strcmp(h->arch, "llama") && strcmp(h->arch, "qwen2") && strcmp(h->arch, "qwen3"))
-        return fd__error(FD_ERR_FORMAT, "%s: architecture '%s' is not supported (llama, qwen2, qwen3 are)",
+    if (strcmp(h->arch, "llama") && strcmp(h->arch, "qwen2") && strcmp(h->arch, "qwen3") &&
+        strcmp(h->arch, "gemma3"))
+        return fd__error(FD_ERR_FORMAT, "%s: architecture '%s' is not supported (llama, qwen2, qwen3, gemma3 are)",
                          path, h->arch);
     if (fd_gguf_get_str(m->gguf, "general.name", &s, &len))
         snprintf(h->name, sizeof h->name, "%.*s", (int)len, s);
@@ -68,8 +103,10 @@ static fd_status read_hparams(fd_model *m, const char *path) {
     snprintf(key, sizeof key, "%s.attention.layer_norm_rms_epsilon", h->arch);
     fd_gguf_get_float(m->gguf, key, &f);
     h->norm_eps = (float)f;
-    // llama.cpp's converter permutes Llama's q/k rows to interleaved pairs; Qwen keeps NeoX.
+    // llama.cpp's converter permutes Llama's q/k rows to interleaved pairs; Qwen and Gemma keep NeoX.
     h->rope_neox = strcmp(h->arch, "llama") != 0;
+    FD_TRY(read_rope_scaling(m, path));
+    if (strcmp(h->arch, "gemma3") == 0) gemma3_hparams(m);
     if (h->n_head_kv <= 0 || h->n_head % h->n_head_kv || h->head_dim <= 0 || h->head_dim % 2)
         return fd__error(FD_ERR_FORMAT, "%s: bad head counts (%d q heads, %d kv heads, head dim %d)",
                          path, h->n_head, h->n_head_kv, h->head_dim);
@@ -103,7 +140,8 @@ static fd_status get_w(fd_model *m, const char *path, const char *name, int64_t 
 static fd_status alloc_f32_copies(fd_model *m, const char *path) {
     const fd_model_info *h = &m->info;
     size_t q = (size_t)h->n_head * h->head_dim, kv = (size_t)h->n_head_kv * h->head_dim;
-    m->f32_cap = (size_t)h->n_layer * (2 * (size_t)h->n_embd + q + 2 * kv + 2 * (size_t)h->head_dim) + h->n_embd;
+    m->f32_cap = (size_t)h->n_layer * (4 * (size_t)h->n_embd + q + 2 * kv + 2 * (size_t)h->head_dim) +
+                 h->n_embd + (size_t)h->head_dim;
     if (!(m->f32_copies = malloc(m->f32_cap * sizeof(float))))
         return fd__error(FD_ERR_OOM, "%s: out of memory for norm weights", path);
     return FD_OK;
@@ -111,12 +149,16 @@ static fd_status alloc_f32_copies(fd_model *m, const char *path) {
 
 // The forward pass reads norms and biases as f32: other types (safetensors' BF16/F16,
 // a GGUF with F16 norms) are converted once into the model's f32_copies.
-static fd_status to_f32(fd_model *m, fd_weight *w) {
-    if (!w->data || w->type == FD_GGML_F32) return FD_OK;
+// Hugging Face Gemma norms compute x * (1 + w): those get the 1 added here (GGUF's
+// converter already added it).
+static fd_status to_f32(fd_model *m, fd_weight *w, int is_norm) {
+    int plus1 = is_norm && m->hf && fd__hf_norm_plus_one(m->hf);
+    if (!w->data || (w->type == FD_GGML_F32 && !plus1)) return FD_OK;
     size_t n = (size_t)(w->ne0 * w->ne1);
     FD_ASSERT(m->f32_used + n <= m->f32_cap);
     float *dst = m->f32_copies + m->f32_used;
     fd__dequant_row(w->type, w->data, dst, (int64_t)n);
+    for (size_t i = 0; plus1 && i < n; i++) dst[i] += 1.0f;
     m->f32_used += n;
     w->type = FD_GGML_F32;
     w->data = dst;
@@ -145,9 +187,14 @@ static fd_status load_layer(fd_model *m, const char *path, int i) {
     W("ffn_gate.weight", h->n_embd, h->n_ff, 0, &L->w_gate);
     W("ffn_up.weight", h->n_embd, h->n_ff, 0, &L->w_up);
     W("ffn_down.weight", h->n_ff, h->n_embd, 0, &L->w_down);
+    W("post_attention_norm.weight", h->n_embd, 0, !h->post_norms, &L->post_attn_norm);
+    W("post_ffw_norm.weight", h->n_embd, 0, !h->post_norms, &L->post_ffn_norm);
 #undef W
-    fd_weight *f32s[] = {&L->attn_norm, &L->ffn_norm, &L->bq, &L->bk, &L->bv, &L->q_norm, &L->k_norm};
-    for (size_t k = 0; k < sizeof f32s / sizeof f32s[0]; k++) FD_TRY(to_f32(m, f32s[k]));
+    fd_weight *norms[] = {&L->attn_norm, &L->ffn_norm, &L->q_norm, &L->k_norm, &L->post_attn_norm,
+                          &L->post_ffn_norm};
+    fd_weight *biases[] = {&L->bq, &L->bk, &L->bv};
+    for (size_t k = 0; k < sizeof norms / sizeof norms[0]; k++) FD_TRY(to_f32(m, norms[k], 1));
+    for (size_t k = 0; k < sizeof biases / sizeof biases[0]; k++) FD_TRY(to_f32(m, biases[k], 0));
     return FD_OK;
 }
 
@@ -183,7 +230,10 @@ static fd_status load_weights(fd_model *m, const char *path, int show) {
     FD_TRY(get_w(m, path, "token_embd.weight", h->n_embd, m->info.n_vocab, 0, &m->tok_embd));
     FD_TRY(alloc_f32_copies(m, path));
     FD_TRY(get_w(m, path, "output_norm.weight", h->n_embd, 0, 0, &m->out_norm));
-    FD_TRY(to_f32(m, &m->out_norm));
+    FD_TRY(to_f32(m, &m->out_norm, 1));
+    FD_TRY(get_w(m, path, "rope_freqs.weight", h->head_dim / 2, 0, 1, &m->rope_freqs));
+    FD_TRY(to_f32(m, &m->rope_freqs, 0));
+    if (m->rope_freqs.data && !m->info.rope_scaling[0]) snprintf(m->info.rope_scaling, 16, "freqs");
     FD_TRY(get_w(m, path, "output.weight", h->n_embd, m->info.n_vocab, 1, &m->output));
     if (!m->output.data) m->output = m->tok_embd;  // tied embeddings
     m->layers = calloc((size_t)h->n_layer, sizeof *m->layers);
@@ -209,6 +259,11 @@ static fd_status open_gguf(fd_model *m, const char *path) {
     FD_TRY(read_hparams(m, path));
     FD_TRY(fd__tokenizer_from_gguf(m->gguf, &m->tok));
     if (!fd_gguf_get_str(m->gguf, "tokenizer.chat_template", &s, &len)) s = "";
+    // Gemma base checkpoints ship no template but know Gemma's turn tokens (as llama.cpp assumes).
+    if (!*s && fd_tokenizer_find(m->tok, "<start_of_turn>", 15) >= 0) {
+        s = "{{ '<start_of_turn>' + role + '\n' + content + '<end_of_turn>\n' }}";
+        len = strlen(s);
+    }
     return copy_chat_template(m, s, len);
 }
 
@@ -250,6 +305,8 @@ fd_status fd_model_load(const char *path, const fd_model_params *params, fd_mode
         return s;
     }
     pick_quant_name(m);
+    if (!(m->info.embd_scale > 0)) m->info.embd_scale = 1.0f;
+    if (!(m->info.attn_scale > 0)) m->info.attn_scale = 1.0f / sqrtf((float)m->info.head_dim);
     m->avx2 = getenv("FDEPLOY_NO_SIMD") ? 0 : fd__quant_has_avx2();
     *out = m;
     return FD_OK;

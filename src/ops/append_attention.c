@@ -33,9 +33,27 @@ static void split_kv(int64_t max_kv, int64_t base, int64_t target, int max_split
     *splits = (int)cdiv(max_kv > 0 ? max_kv : 1, c);
 }
 
+// As split_kv over the `span` keys a sliding window leaves a tile (0 = no
+// window), but never into more splits than the whole max_kv range: the
+// workspace size query does not know the window (the split count is not
+// monotonic in the key count because of the rounding to SPLIT_GRAIN).
+static void split_window(int64_t max_kv, int64_t span, int64_t base, int64_t target,
+                         int max_splits, int64_t min_chunk, int *splits, int *chunk) {
+    split_kv(max_kv, base, target, max_splits, min_chunk, splits, chunk);
+    if (span <= 0 || span >= max_kv) return;
+    int full = *splits;
+    split_kv(span, base, target, max_splits, min_chunk, splits, chunk);
+    if (*splits <= full) return;
+    *chunk = (int)(cdiv(cdiv(span, full), SPLIT_GRAIN) * SPLIT_GRAIN);
+    *splits = (int)cdiv(span, *chunk);
+}
+
 // The work split for `sms` multiprocessors (0 = CPU: no splits, no scratch).
+// With a sliding window, a tile's keys start at its first row's window start
+// and span at most window + (tokens in the tile) - 1 positions: the tokens of
+// a 16-row small tile or a bm-row big tile are at most 16 and bm.
 static void make_plan(int sms, int64_t token_num, int64_t bsz, int n_q, int n_kv, int hd,
-                      int64_t max_kv, fd__attn_plan *p) {
+                      int64_t max_kv, int window, fd__attn_plan *p) {
     memset(p, 0, sizeof *p);
     int64_t group = n_kv > 0 ? n_q / n_kv : 1, bm = hd == 256 ? 32 : 64;
     int64_t big_tiles = cdiv(token_num * group, bm);
@@ -46,10 +64,11 @@ static void make_plan(int sms, int64_t token_num, int64_t bsz, int n_q, int n_kv
         p->chunk_small = p->chunk_big = (int)(max_kv > 0 ? max_kv : 1);
         return;
     }
-    split_kv(max_kv, bsz * n_kv, target, MAX_SPLITS_SMALL, SPLIT_GRAIN, &p->splits_small,
-             &p->chunk_small);
-    split_kv(max_kv, big_tiles * n_kv, target, MAX_SPLITS_BIG, MIN_CHUNK_BIG, &p->splits_big,
-             &p->chunk_big);
+    int64_t w = window;
+    split_window(max_kv, w > 0 ? w + 15 : 0, bsz * n_kv, target, MAX_SPLITS_SMALL, SPLIT_GRAIN,
+                 &p->splits_small, &p->chunk_small);
+    split_window(max_kv, w > 0 ? w + bm - 1 : 0, big_tiles * n_kv, target, MAX_SPLITS_BIG,
+                 MIN_CHUNK_BIG, &p->splits_big, &p->chunk_big);
     p->meta_bytes = (size_t)cdiv((2 * bsz + 1) * 4, 256) * 256;
     int s = p->splits_small > p->splits_big ? p->splits_small : p->splits_big;
     if (s > 1) p->part_bytes = (size_t)s * (size_t)token_num * (size_t)n_q * (size_t)(hd + 1) * 4;
@@ -74,13 +93,14 @@ size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, 
         int64_t bs[2] = {1, bsz < t ? bsz : t};
         for (int i = 0; i < 2; i++) {
             fd__attn_plan p;
-            make_plan(ctx_sms(ctx), t, bs[i] > 0 ? bs[i] : 1, n_q_heads, n_kv_heads, head_dim, kv, &p);
+            make_plan(ctx_sms(ctx), t, bs[i] > 0 ? bs[i] : 1, n_q_heads, n_kv_heads, head_dim, kv,
+                      0, &p);
             size_t need = p.meta_bytes + p.part_bytes;
             if (need > most) most = need;
         }
     }
     fd__attn_plan p;  // meta bytes of the largest batch
-    make_plan(ctx_sms(ctx), token_num, bsz, n_q_heads, n_kv_heads, head_dim, kv, &p);
+    make_plan(ctx_sms(ctx), token_num, bsz, n_q_heads, n_kv_heads, head_dim, kv, 0, &p);
     return most > p.meta_bytes + p.part_bytes ? most + p.meta_bytes : p.meta_bytes + p.part_bytes;
 }
 
@@ -201,12 +221,14 @@ static void ref_write_cache(const fd__attn_args *a, float *raw, float *x) {
         }
 }
 
-// One query row (token t at position pos of sequence b, q head qh) over keys [0, pos].
+// One query row (token t at position pos of sequence b, q head qh) over keys
+// [0, pos], or [pos - window + 1, pos] with a sliding window.
 static void ref_attend_row(const fd__attn_args *a, int64_t b, int64_t t, int64_t pos, int qh,
                            float *q, float *s, float *o) {
     int hd = a->head_dim, kvh = qh / (a->n_q / a->n_kv);
+    int64_t k0 = a->window > 0 && pos - a->window + 1 > 0 ? pos - a->window + 1 : 0;
     float m = -INFINITY;
-    for (int64_t k = 0; k <= pos; k++) {
+    for (int64_t k = k0; k <= pos; k++) {
         int64_t off = cache_off(a, b, k, kvh);
         float acc = 0;
         for (int d = 0; d < hd; d++) acc += q[d] * cache_get(a, a->key_cache, a->k_scale, kvh, off + d);
@@ -215,7 +237,7 @@ static void ref_attend_row(const fd__attn_args *a, int64_t b, int64_t t, int64_t
     }
     float l = 0;
     for (int d = 0; d < hd; d++) o[d] = 0;
-    for (int64_t k = 0; k <= pos; k++) {
+    for (int64_t k = k0; k <= pos; k++) {
         float p = expf(s[k] - m);
         int64_t off = cache_off(a, b, k, kvh);
         l += p;
@@ -275,6 +297,11 @@ static fd_status check_opts(const fd_attention_opts *o, fd__attn_args *a) {
                          OP, (long long)o->max_q_len, (long long)o->max_kv_len);
     a->max_q_len = o->max_q_len;
     a->max_kv_len = o->max_kv_len;
+    if (o->sliding_window < 0)
+        return fd__error(FD_ERR_INVALID_ARG,
+                         "%s: sliding_window %d is negative; use 0 for full causal attention",
+                         OP, o->sliding_window);
+    a->window = o->sliding_window;
     return FD_OK;
 }
 
@@ -393,7 +420,7 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_append_attention, qkv->dtype, &variant, &l));
     if (variant == FD_VAR_REF) return ref_append_attention(&a);
     int64_t kv = a.max_kv_len > 0 ? a.max_kv_len : a.max_blocks_per_seq * a.block_size;
-    make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, &a.plan);
+    make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, a.window, &a.plan);
     a.max_kv_len = kv;
     if (a.token_num == 0 || a.bsz == 0) return FD_OK;
 #if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80
@@ -404,13 +431,15 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
 }
 
 // ---- self-check: a known answer (identical keys -> the mean of the values so
-// far, one prefill of 3 tokens into a shuffled block) on ctx; on CUDA also a
-// random mixed prefill/decode batch with rotary compared with the C reference.
+// far, or of the last 2 with a sliding window; one prefill of 3 tokens into a
+// shuffled block) on ctx; on CUDA also a random mixed prefill/decode batch
+// with rotary, full and windowed, compared with the C reference.
 
 typedef struct aa_case {
     int64_t bsz, token_num, nblk, mbps;
     int n_q, n_kv, hd, bs, rot;
     const int32_t *cu, *dec, *len, *bt;
+    int window;
 } aa_case;
 
 // Runs the case on ctx from host qkv and caches; fetches out and the caches.
@@ -447,6 +476,7 @@ static fd_status aa_run(fd_ctx *ctx, const aa_case *c, fd_dtype dt, const void *
     memset(&o, 0, sizeof o);
     o.rotary = c->rot ? &b[8].t : NULL;
     o.rotary_neox = 1;
+    o.sliding_window = c->window;
     if (s == FD_OK)
         s = fd_append_attention(ctx, &b[0].t, &b[1].t, &b[2].t, &b[3].t, &b[4].t, &b[5].t,
                                 &b[6].t, &o, 1.0f / sqrtf((float)c->hd), &b[7].t);
@@ -464,10 +494,10 @@ static fd_status aa_run(fd_ctx *ctx, const aa_case *c, fd_dtype dt, const void *
     return s;
 }
 
-static fd_check_result aa_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t n) {
+static fd_check_result aa_known(fd_ctx *ctx, fd_dtype dt, int window, char *detail, size_t n) {
     enum { HD = 64, NQ = 2, T = 3, COLS = (NQ + 2) * HD };
     static const int32_t cu[2] = {0, 3}, dec[1] = {0}, len[1] = {3}, bt[2] = {1, 0};
-    aa_case c = {1, T, 2, 2, NQ, 1, HD, 16, 0, cu, dec, len, bt};
+    aa_case c = {1, T, 2, 2, NQ, 1, HD, 16, 0, cu, dec, len, bt, window};
     size_t esz = fd_dtype_size(dt), cache = 2 * 16 * HD;
     char qkv[T * COLS * 4], out[T * NQ * HD * 4], *kc = calloc(cache, esz), *vc = calloc(cache, esz);
     if (!kc || !vc) {
@@ -483,12 +513,14 @@ static fd_check_result aa_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t n
     int bad = s != FD_OK;
     if (bad) snprintf(detail, n, "%s", fd_last_error());
     for (int t = 0; t < T && !bad; t++)
-        for (int i = 0; i < NQ * HD && !bad; i++) {
-            float want = 0.125f * (t + 2) + (i % HD) / 64.f, got = ld(dt, out, t * NQ * HD + i);
+        for (int i = 0; i < NQ * HD && !bad; i++) {  // mean of 0.25 (k+1) over keys [lo, t]
+            int lo = window > 0 && t - window + 1 > 0 ? t - window + 1 : 0;
+            float want = 0.125f * (lo + t + 2) + (i % HD) / 64.f;
+            float got = ld(dt, out, t * NQ * HD + i);
             float v = ld(dt, vc, (16 + t) * HD + i % HD);  // block 1, slot t
             if (fabsf(got - want) > 1e-2f * (1 + fabsf(want)) || v != 0.25f * (t + 1) + (i % HD) / 64.f) {
-                snprintf(detail, n, "token %d col %d: out %g, want %g (cached v %g)", t, i,
-                         (double)got, (double)want, (double)v);
+                snprintf(detail, n, "window %d, token %d col %d: out %g, want %g (cached v %g)",
+                         window, t, i, (double)got, (double)want, (double)v);
                 bad = 1;
             }
         }
@@ -496,11 +528,12 @@ static fd_check_result aa_known(fd_ctx *ctx, fd_dtype dt, char *detail, size_t n
     return bad ? FD_CHECK_FAIL : FD_CHECK_PASS;
 }
 
-static fd_check_result aa_random(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, char *detail, size_t n) {
+static fd_check_result aa_random(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, int window, char *detail,
+                                 size_t n) {
     enum { HD = 128, NQ = 4, NKV = 2, NB = 12, BS = 16, T = 21, COLS = (NQ + 2 * NKV) * HD };
     static const int32_t cu[3] = {0, 20, 21}, dec[2] = {30, 100}, len[2] = {20, 1},
                          bt[2 * 8] = {3, 7, 1, 9, 0, 0, 0, 0, 2, 4, 6, 8, 10, 11, 5, 0};
-    aa_case c = {2, T, NB, 8, NQ, NKV, HD, BS, 64, cu, dec, len, bt};
+    aa_case c = {2, T, NB, 8, NQ, NKV, HD, BS, 64, cu, dec, len, bt, window};
     size_t esz = fd_dtype_size(dt), cache = (size_t)NB * NKV * BS * HD, outn = (size_t)T * NQ * HD;
     char *mem = malloc(esz * (T * COLS + 4 * cache + 2 * outn));
     if (!mem) {
@@ -531,7 +564,10 @@ static fd_check_result aa_random(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, char *de
 
 fd_check_result fd__check_append_attention(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, char *detail,
                                            size_t n) {
-    fd_check_result r = aa_known(ctx, dt, detail, n);
+    fd_check_result r = aa_known(ctx, dt, 0, detail, n);
+    if (r == FD_CHECK_PASS) r = aa_known(ctx, dt, 2, detail, n);
     if (r != FD_CHECK_PASS || ctx == cpu || !fd_ctx_is_cuda(ctx)) return r;
-    return aa_random(ctx, cpu, dt, detail, n);
+    r = aa_random(ctx, cpu, dt, 0, detail, n);
+    // window 13: not a multiple of the block, cuts into the prefill's rows
+    return r == FD_CHECK_PASS ? aa_random(ctx, cpu, dt, 13, detail, n) : r;
 }

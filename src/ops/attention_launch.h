@@ -13,6 +13,8 @@ extern "C" {
 // Work split chosen on the host (same for the workspace size query and the launch).
 // "small" sequences (seq_lens_this_time * group <= 16: decode, short speculative
 // verify) run 16-row query tiles; the others 64-row (32 for head_dim 256) tiles.
+// Split s of a tile covers keys [lo + s*chunk, lo + (s+1)*chunk), lo = the
+// window start of the tile's first row (0 without a sliding window).
 typedef struct fd__attn_plan {
     int splits_small, chunk_small;   // KV splits and keys per split, small tiles
     int splits_big, chunk_big;       // same, big tiles
@@ -35,6 +37,7 @@ typedef struct fd__attn_args {
     int64_t token_num, bsz, max_blocks_per_seq, num_blocks, max_position;
     int64_t max_q_len, max_kv_len;   // hints, 0 = unknown (max_kv_len resolved by the plan)
     int n_q, n_kv, head_dim, block_size;
+    int window;                      // sliding window, 0 = full causal
     float scale;
     fd__attn_plan plan;
 } fd__attn_args;

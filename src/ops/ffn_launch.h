@@ -41,6 +41,8 @@ fd_status fd__cuda_matmul_wint8_sm80(const fd__launch *l, const fd__matmul_args 
 
 fd_status fd__cuda_silu_and_mul(const fd__launch *l, const void *x, void *out, int64_t m,
                                 int64_t inter, fd_dtype dtype);
+fd_status fd__cuda_gelu_tanh_and_mul(const fd__launch *l, const void *x, void *out, int64_t m,
+                                     int64_t inter, fd_dtype dtype);
 
 #ifdef __cplusplus
 }

@@ -144,30 +144,52 @@ fd_status fd_fused_rotary_position_encoding(fd_ctx *ctx, fd_tensor *query, fd_te
     return fd__error(FD_ERR_INTERNAL, "%s: variant %d has no launcher", OP, variant);
 }
 
-fd_status fd_rotary_cos_sin_cache_init(fd_ctx *ctx, fd_tensor *cache, double base) {
-    static const char *FN = "rotary_cos_sin_cache_init";
-    FD_TRY(FD_CHECK_T(FN, "cos_sin_cache", cache, -1, -1, -1));
+// Checks the table's dtype and shape; *half = rot_dim / 2.
+static fd_status check_cache_table(const char *fn, const fd_tensor *cache, int64_t *half) {
+    FD_TRY(FD_CHECK_T(fn, "cos_sin_cache", cache, -1, -1, -1));
     if (cache->dtype != FD_F32 && cache->dtype != FD_F16 && cache->dtype != FD_BF16)
         return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "%s: cos_sin_cache is %s; use f32, f16 or bf16",
-                         FN, fd_dtype_name(cache->dtype));
-    int64_t rows = cache->ne[0], rot = cache->ne[1], half = rot / 2;
-    if (rot < 2 || rot % 2 != 0)
+                         fn, fd_dtype_name(cache->dtype));
+    if (cache->ne[1] < 2 || cache->ne[1] % 2 != 0)
         return fd__error(FD_ERR_INVALID_ARG, "%s: rot_dim (columns) must be even and >= 2, got "
-                         "%lld", FN, (long long)rot);
-    if (!(base > 0.0) || !isfinite(base))
-        return fd__error(FD_ERR_INVALID_ARG, "%s: base must be > 0 and finite, got %g", FN, base);
+                         "%lld", fn, (long long)cache->ne[1]);
+    *half = cache->ne[1] / 2;
+    return FD_OK;
+}
+
+fd_status fd_rotary_cos_sin_cache_init_freqs(fd_ctx *ctx, fd_tensor *cache, const double *inv_freq) {
+    static const char *FN = "rotary_cos_sin_cache_init_freqs";
+    int64_t half, rows = cache ? cache->ne[0] : 0, rot = cache ? cache->ne[1] : 0;
+    FD_TRY(check_cache_table(FN, cache, &half));
+    for (int64_t i = 0; inv_freq && i < half; i++)
+        if (!(inv_freq[i] >= 0.0) || !isfinite(inv_freq[i]))
+            return fd__error(FD_ERR_INVALID_ARG, "%s: inv_freq[%lld] = %g; frequencies must be finite and >= 0",
+                             FN, (long long)i, inv_freq[i]);
+    if (!inv_freq) return fd__error(FD_ERR_INVALID_ARG, "%s: inv_freq is required", FN);
     size_t bytes = fd_tensor_bytes(cache);
     void *host = malloc(bytes ? bytes : 1);
     if (!host) return fd__error(FD_ERR_OOM, "%s: %zu bytes of host memory", FN, bytes);
-    for (int64_t i = 0; i < half; i++) {
-        double f = pow(base, -(double)(2 * i) / (double)rot);
+    for (int64_t i = 0; i < half; i++)
         for (int64_t p = 0; p < rows; p++) {
-            fd__set_f(cache->dtype, host, p * rot + i, (float)cos((double)p * f));
-            fd__set_f(cache->dtype, host, p * rot + half + i, (float)sin((double)p * f));
+            fd__set_f(cache->dtype, host, p * rot + i, (float)cos((double)p * inv_freq[i]));
+            fd__set_f(cache->dtype, host, p * rot + half + i, (float)sin((double)p * inv_freq[i]));
         }
-    }
     fd_status s = fd_ctx_upload(ctx, cache->data, host, bytes);
     free(host);
+    return s;
+}
+
+fd_status fd_rotary_cos_sin_cache_init(fd_ctx *ctx, fd_tensor *cache, double base) {
+    static const char *FN = "rotary_cos_sin_cache_init";
+    int64_t half;
+    FD_TRY(check_cache_table(FN, cache, &half));
+    if (!(base > 0.0) || !isfinite(base))
+        return fd__error(FD_ERR_INVALID_ARG, "%s: base must be > 0 and finite, got %g", FN, base);
+    double *f = malloc((size_t)half * sizeof *f);
+    if (!f) return fd__error(FD_ERR_OOM, "%s: out of host memory", FN);
+    for (int64_t i = 0; i < half; i++) f[i] = pow(base, -(double)(2 * i) / (double)(2 * half));
+    fd_status s = fd_rotary_cos_sin_cache_init_freqs(ctx, cache, f);
+    free(f);
     return s;
 }
 

@@ -12,13 +12,13 @@
 
 static const char *OP = "gelu_tanh";
 
-static float gelu_ref(float x) {
+float fd__gelu_tanh_ref(float x) {
     const float k0 = 0.7978845608f, k1 = 0.044715f;  // sqrt(2/pi), FastDeploy's constants
     return 0.5f * x * (1.0f + tanhf(k0 * (x + k1 * x * x * x)));
 }
 
 static void ref_gelu_tanh(fd_dtype dt, const void *in, void *out, int64_t n) {
-    for (int64_t i = 0; i < n; i++) fd__set_f(dt, out, i, gelu_ref(fd__get_f(dt, in, i)));
+    for (int64_t i = 0; i < n; i++) fd__set_f(dt, out, i, fd__gelu_tanh_ref(fd__get_f(dt, in, i)));
 }
 
 fd_status fd_gelu_tanh(fd_ctx *ctx, const fd_tensor *input, fd_tensor *out) {

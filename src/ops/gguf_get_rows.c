@@ -34,7 +34,7 @@ fd_status fd_gguf_get_rows(fd_ctx *ctx, const fd_tensor *w, fd_ggml_type wtype,
     int gran;
     if (!fd__gguf_type_ok(wtype, &gran))
         return fd__error(FD_ERR_INVALID_ARG, "%s: ggml type %d is not supported; pass F32, F16, "
-                         "BF16, Q4_0, Q4_1, Q8_0, Q4_K or Q6_K", OP, (int)wtype);
+                         "BF16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K or Q6_K", OP, (int)wtype);
     FD_TRY(FD_CHECK_T(OP, "ids", ids, FD_I32, -1));
     FD_TRY(FD_CHECK_T(OP, "out", out, -1, ids->ne[0], -1));
     if (out->dtype != FD_F32 && out->dtype != FD_F16)
@@ -137,8 +137,9 @@ fd_check_result fd__check_gguf_get_rows(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, c
                                         size_t n) {
     fd_check_result r = gr_known(ctx, dt, detail, n);
     if (r != FD_CHECK_PASS || ctx == cpu || !fd_ctx_is_cuda(ctx)) return r;
-    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q8_0, FD_GGML_Q4_K,
-                                         FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32, FD_GGML_BF16};
+    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
+                                         FD_GGML_Q4_K, FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32,
+                                         FD_GGML_BF16};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
         if ((r = gr_random(ctx, cpu, dt, types[i], detail, n)) != FD_CHECK_PASS) return r;
     return FD_CHECK_PASS;

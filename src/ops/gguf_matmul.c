@@ -34,7 +34,9 @@ static void put_f16(uint8_t *p, float v) {
 static void random_block(fd_ggml_type t, uint8_t *b, size_t bb, uint64_t *rng) {
     for (size_t i = 0; i < bb; i++) b[i] = (uint8_t)(fd__rng_next(rng) >> 32);
     switch (t) {
-    case FD_GGML_Q4_0: case FD_GGML_Q8_0: put_f16(b, rand_in(rng, 0.001f, 0.05f)); break;
+    case FD_GGML_Q4_0: case FD_GGML_Q5_0: case FD_GGML_Q8_0:
+        put_f16(b, rand_in(rng, 0.001f, 0.05f));
+        break;
     case FD_GGML_Q4_1:
         put_f16(b, rand_in(rng, 0.001f, 0.05f));
         put_f16(b + 2, rand_in(rng, -0.05f, 0.05f));
@@ -85,7 +87,7 @@ static fd_status prepare(const fd_tensor *x, const fd_tensor *w, fd_ggml_type wt
     int gran;
     if (!fd__gguf_type_ok(wtype, &gran))
         return fd__error(FD_ERR_INVALID_ARG, "%s: ggml type %d is not supported; pass F32, F16, "
-                         "BF16, Q4_0, Q4_1, Q8_0, Q4_K or Q6_K", OP, (int)wtype);
+                         "BF16, Q4_0, Q4_1, Q5_0, Q8_0, Q4_K or Q6_K", OP, (int)wtype);
     if (k <= 0 || k % gran)
         return fd__error(FD_ERR_INVALID_ARG, "%s: K = %lld must be a positive multiple of %d "
                          "for %s weights", OP, (long long)k, gran, fd_ggml_type_name(wtype));
@@ -224,8 +226,9 @@ fd_check_result fd__check_gguf_matmul(fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt, cha
                                       size_t n) {
     fd_check_result r = gm_known(ctx, dt, detail, n);
     if (r != FD_CHECK_PASS || ctx == cpu || !fd_ctx_is_cuda(ctx)) return r;
-    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q8_0, FD_GGML_Q4_K,
-                                         FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32, FD_GGML_BF16};
+    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
+                                         FD_GGML_Q4_K, FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32,
+                                         FD_GGML_BF16};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if ((r = gm_random(ctx, cpu, dt, types[i], 3, detail, n)) != FD_CHECK_PASS) return r;
         if ((r = gm_random(ctx, cpu, dt, types[i], 40, detail, n)) != FD_CHECK_PASS) return r;

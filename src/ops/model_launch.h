@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Private: CUDA launchers (C linkage) of the model ops (gguf_matmul,
-// gguf_get_rows, rms_norm, add), called by src/ops/<op>.c and defined in
+// gguf_get_rows, rms_norm, add, scale), called by src/ops/<op>.c and defined in
 // src/ops/cuda/<stem>.cu, plus host helpers shared by their references.
 #ifndef FD_OPS_MODEL_LAUNCH_H
 #define FD_OPS_MODEL_LAUNCH_H
@@ -58,6 +58,8 @@ fd_status fd__cuda_gguf_get_rows(const fd__launch *l, const fd__gguf_get_rows_ar
 fd_status fd__cuda_rms_norm(const fd__launch *l, const fd__rms_norm_args *a);
 fd_status fd__cuda_add(const fd__launch *l, const void *a, const void *b, void *out,
                        int64_t n, fd_dtype dtype);
+fd_status fd__cuda_scale(const fd__launch *l, const void *a, float s, void *out, int64_t n,
+                         fd_dtype dtype);
 
 #ifdef __cplusplus
 }

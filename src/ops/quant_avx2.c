@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// AVX2 dot products of quantized weight rows (Q4_0, Q4_1, Q8_0), without
+// AVX2 dot products of quantized weight rows (Q4_0, Q4_1, Q5_0, Q8_0), without
 // materializing the dequantized row. Two paths:
 //  - integer (the default for these types, as llama.cpp does it): the
 //    activation row is quantized to 8-bit blocks once per matmul
 //    (fd__quantize_row_q8), then each weight block is one u8 x s8 multiply-add
 //    (maddubs + madd, or one vpdpbusd with AVX-512 VNNI) and one FMA of the
-//    int32 sums by the two scales; Q4's offset (-8 d or the min m) multiplies
-//    the block sum of x, kept with the activation block.
-//  - fused f32 (fd__dot_quant_avx2): 4-bit values converted to float and FMA'd
+//    int32 sums by the two scales; the unsigned weights' offset (-8 d for
+//    Q4_0, -16 d for Q5_0, the min m for Q4_1) multiplies the block sum of x,
+//    kept with the activation block. With 16-bit activations (signed x signed)
+//    Q5_0 uses its signed values and needs no offset term.
+//  - fused f32 (fd__dot_quant_avx2): 4/5-bit values converted to float and FMA'd
 //    with f32 activations; the fallback.
 // Compiled for any x86-64 with target attributes; used only when the CPU
 // reports AVX2, FMA and F16C at run time (fd__quant_has_avx2), VNNI only
@@ -40,12 +42,44 @@ FD_AVX2 static inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// Sum of q[i] * x[i] for the 32 4-bit values of a Q4 block (before scale/offset);
-// also returns the sum of x in *xs.
-FD_AVX2 static inline __m256 q4_block(const uint8_t *qs, const float *x, __m256 *xs) {
-    const __m128i mask = _mm_set1_epi8(0x0f);
+// 32 4-bit values of a Q4 block as unsigned bytes in element order (low
+// nibbles are elements 0..15, high nibbles 16..31).
+FD_AVX2 static inline __m256i nibbles(const uint8_t *qs) {
     __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-    __m128i lo = _mm_and_si128(raw, mask), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+    __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
+}
+
+// Byte j = 0xff where the 5th bit of weight j of the Q5_0 block at b (bit j of
+// the little-endian u32 qh) is set, else 0.
+FD_AVX2 static inline __m256i q5_high(const uint8_t *b) {
+    uint32_t qh;
+    memcpy(&qh, b + 2, 4);
+    // byte j takes qh's byte j / 8 (the shuffle stays in each 128-bit lane, and
+    // every lane holds qh), then keeps bit j % 8 of it
+    const __m256i spread = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL,
+                                              0x0303030303030303LL);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+}
+
+// The 32 5-bit values q (0..31) of the Q5_0 block at b as unsigned bytes in
+// element order: the nibbles, plus 16 where the 5th bit is set.
+FD_AVX2 static inline __m256i q5_values(const uint8_t *b) {
+    return _mm256_or_si256(nibbles(b + 6), _mm256_and_si256(q5_high(b), _mm256_set1_epi8(0x10)));
+}
+
+// The same as signed weights q - 16 (-16..15): 0xf0 OR'd onto the nibble where
+// the 5th bit is clear.
+FD_AVX2 static inline __m256i q5_signed(const uint8_t *b) {
+    __m256i clear = _mm256_andnot_si256(q5_high(b), _mm256_set1_epi8((char)0xf0));
+    return _mm256_or_si256(nibbles(b + 6), clear);
+}
+
+// Sum of q[i] * x[i] for the 32 unsigned values of a block (lo: elements 0..15,
+// hi: 16..31; before scale/offset); also returns the sum of x in *xs.
+FD_AVX2 static inline __m256 u8_block(__m128i lo, __m128i hi, const float *x, __m256 *xs) {
     __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
     __m256 x2 = _mm256_loadu_ps(x + 16), x3 = _mm256_loadu_ps(x + 24);
     __m256 acc = _mm256_mul_ps(cvt8(lo), x0);
@@ -54,6 +88,12 @@ FD_AVX2 static inline __m256 q4_block(const uint8_t *qs, const float *x, __m256 
     acc = _mm256_fmadd_ps(cvt8(_mm_srli_si128(hi, 8)), x3, acc);
     *xs = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
     return acc;
+}
+
+FD_AVX2 static inline __m256 q4_block(const uint8_t *qs, const float *x, __m256 *xs) {
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
+    return u8_block(_mm_and_si128(raw, mask), _mm_and_si128(_mm_srli_epi16(raw, 4), mask), x, xs);
 }
 
 FD_AVX2 static float dot_q4_1(const uint8_t *b, const float *x, int64_t n) {
@@ -77,6 +117,18 @@ FD_AVX2 static float dot_q4_0(const uint8_t *b, const float *x, int64_t n) {
     return hsum(total);
 }
 
+FD_AVX2 static float dot_q5_0(const uint8_t *b, const float *x, int64_t n) {
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 32, b += 22) {
+        __m256i u = q5_values(b);
+        __m256 xs, acc = u8_block(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1), x + i, &xs);
+        float d = half(b);
+        total = _mm256_fmadd_ps(acc, _mm256_set1_ps(d), total);
+        total = _mm256_fmadd_ps(xs, _mm256_set1_ps(-16.0f * d), total);  // q - 16
+    }
+    return hsum(total);
+}
+
 FD_AVX2 static float dot_q8_0(const uint8_t *b, const float *x, int64_t n) {
     __m256 total = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 32, b += 34) {
@@ -93,14 +145,6 @@ FD_AVX2 static float dot_q8_0(const uint8_t *b, const float *x, int64_t n) {
 
 
 // ---- integer path: 8-bit activations
-
-// 32 4-bit values of a Q4 block as unsigned bytes in element order (low
-// nibbles are elements 0..15, high nibbles 16..31).
-FD_AVX2 static inline __m256i nibbles(const uint8_t *qs) {
-    __m128i raw = _mm_loadu_si128((const __m128i *)qs);
-    __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0f));
-}
 
 FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -132,6 +176,44 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
     }
 }
 
+// Block bytes of the integer-path types; a constant in the tiles, where type is.
+static inline int q_block_bytes(int type) {
+    return type == FD_GGML_Q4_0 ? 18 : type == FD_GGML_Q4_1 ? 20 : type == FD_GGML_Q5_0 ? 22 : 34;
+}
+
+// The unsigned values of a Q4_0/Q4_1/Q5_0 block at w in element order, and in
+// *mx what every value is offset by (weight = dx * q + mx).
+FD_AVX2 static inline __attribute__((always_inline)) __m256i q_unsigned(int type, const uint8_t *w,
+                                                                        float dx, float *mx) {
+    if (type == FD_GGML_Q5_0) {
+        *mx = -16.0f * dx;
+        return q5_values(w);
+    }
+    *mx = type == FD_GGML_Q4_1 ? half(w + 2) : -8.0f * dx;
+    return nibbles(w + (type == FD_GGML_Q4_1 ? 4 : 2));
+}
+
+// A Q4_0/Q4_1/Q5_0 block's values widened to int16, elements 0..15 in *wl and
+// 16..31 in *wh, offset by *mx as in q_unsigned. Q5_0's are the signed q - 16
+// (int16 x int16 needs no unsigned side), which saves the offset term of every
+// token: 10-15% faster than unsigned values, as fast as Q4_0 at 16 tokens.
+FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, const uint8_t *w,
+                                                                  float dx, float *mx,
+                                                                  __m256i *wl, __m256i *wh) {
+    if (type == FD_GGML_Q5_0) {
+        __m256i s = q5_signed(w);
+        *wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(s));
+        *wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(s, 1));
+        *mx = 0;
+        return;
+    }
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    __m128i raw = _mm_loadu_si128((const __m128i *)(w + (type == FD_GGML_Q4_1 ? 4 : 2)));
+    *wl = _mm256_cvtepu8_epi16(_mm_and_si128(raw, mask));
+    *wh = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), mask));
+    *mx = type == FD_GGML_Q4_1 ? half(w + 2) : -8.0f * dx;
+}
+
 // Sums of adjacent 4-byte groups of u (unsigned) x s (signed) as 8 int32.
 #define MULSUM_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define MULSUM_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
@@ -161,6 +243,7 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
                         switch (t * 8 + nt) {                                                   \
                             FD_TILE_CASES(TILE, FD_GGML_Q4_0)                                   \
                             FD_TILE_CASES(TILE, FD_GGML_Q4_1)                                   \
+                            FD_TILE_CASES(TILE, FD_GGML_Q5_0)                                   \
                             FD_TILE_CASES(TILE, FD_GGML_Q8_0)                                   \
                         default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
                         }                                                                       \
@@ -177,7 +260,7 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
     TGT static inline __attribute__((always_inline)) void tile_##SFX(                            \
         const int type, const int nt, const uint8_t *w, const fd__q8_block *const *xs,          \
         int64_t nb, float *out) {                                                               \
-        const int bb = type == FD_GGML_Q4_1 ? 20 : type == FD_GGML_Q4_0 ? 18 : 34;              \
+        const int bb = q_block_bytes(type);                                                     \
         __m256 acc[4];                                                                          \
         float mins[4] = {0, 0, 0, 0};                                                           \
         for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();                              \
@@ -188,8 +271,7 @@ FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
                 wq = _mm256_loadu_si256((const __m256i *)(w + 2));                              \
                 u = _mm256_sign_epi8(wq, wq); /* |w|; the sign moves to x */                    \
             } else {                                                                            \
-                u = nibbles(w + (type == FD_GGML_Q4_1 ? 4 : 2));                                \
-                mx = type == FD_GGML_Q4_1 ? half(w + 2) : -8.0f * dx;                           \
+                u = q_unsigned(type, w, dx, &mx);                                               \
             }                                                                                   \
             for (int j = 0; j < nt; j++) {                                                      \
                 const fd__q8_block *b = &xs[j][i];                                              \
@@ -249,7 +331,7 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
     TGT static inline __attribute__((always_inline)) void tile16_##SFX(                          \
         const int type, const int nt, const uint8_t *w, const fd__q16_block *const *xs,         \
         int64_t nb, float *out) {                                                               \
-        const int bb = type == FD_GGML_Q4_1 ? 20 : type == FD_GGML_Q4_0 ? 18 : 34;              \
+        const int bb = q_block_bytes(type);                                                     \
         __m256 acc[4];                                                                          \
         float mins[4] = {0, 0, 0, 0};                                                           \
         for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();                              \
@@ -260,11 +342,7 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
                 wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 2)));           \
                 wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 18)));          \
             } else {                                                                            \
-                const __m128i mask = _mm_set1_epi8(0x0f);                                       \
-                __m128i raw = _mm_loadu_si128((const __m128i *)(w + (type == FD_GGML_Q4_1 ? 4 : 2))); \
-                wl = _mm256_cvtepu8_epi16(_mm_and_si128(raw, mask));                            \
-                wh = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), mask));         \
-                mx = type == FD_GGML_Q4_1 ? half(w + 2) : -8.0f * dx;                           \
+                q_int16(type, w, dx, &mx, &wl, &wh);                                            \
             }                                                                                   \
             for (int j = 0; j < nt; j++) {                                                      \
                 const fd__q16_block *b = &xs[j][i];                                             \
@@ -272,7 +350,7 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
                 __m256i xh = _mm256_loadu_si256((const __m256i *)(b->q + 16));                  \
                 __m256 p = _mm256_cvtepi32_ps(MADD2(wl, xl, wh, xh));                           \
                 acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dx * b->d), acc[j]);                 \
-                if (type != FD_GGML_Q8_0) mins[j] += mx * b->s;                                 \
+                if (type == FD_GGML_Q4_0 || type == FD_GGML_Q4_1) mins[j] += mx * b->s;         \
             }                                                                                   \
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
@@ -293,8 +371,8 @@ static int has_vnni(void) {
 }
 
 int fd__quant_q8_supported(fd_ggml_type t, int64_t k) {
-    return (t == FD_GGML_Q4_0 || t == FD_GGML_Q4_1 || t == FD_GGML_Q8_0) && k % 32 == 0 &&
-           fd__quant_has_avx2();
+    return (t == FD_GGML_Q4_0 || t == FD_GGML_Q4_1 || t == FD_GGML_Q5_0 || t == FD_GGML_Q8_0) &&
+           k % 32 == 0 && fd__quant_has_avx2();
 }
 
 void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out) { quantize_q8(x, n, out); }
@@ -332,6 +410,7 @@ int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t 
     switch (t) {
     case FD_GGML_Q4_1: *out = dot_q4_1(row, x, n); return 1;
     case FD_GGML_Q4_0: *out = dot_q4_0(row, x, n); return 1;
+    case FD_GGML_Q5_0: *out = dot_q5_0(row, x, n); return 1;
     case FD_GGML_Q8_0: *out = dot_q8_0(row, x, n); return 1;
     default: return 0;
     }

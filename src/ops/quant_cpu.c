@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Dequantization of ggml block formats (F16, BF16, Q4_0, Q4_1, Q8_0, Q4_K,
-// Q6_K; layouts from ggml's docs) and f32 dot products for the CPU backend.
+// Dequantization of ggml block formats (F16, BF16, Q4_0, Q4_1, Q5_0, Q8_0,
+// Q4_K, Q6_K; layouts from ggml's docs) and f32 dot products for the CPU backend.
 // Roofline: decode reads each weight once, so it is memory bound: a row is
 // dequantized into L1 and reused for every token of the batch.
 #include <string.h>
@@ -38,6 +38,19 @@ static void dq_q4_1(const uint8_t *b, float *y) {
     for (int j = 0; j < 16; j++) {
         y[j] = d * (float)(b[4 + j] & 0xf) + m;
         y[j + 16] = d * (float)(b[4 + j] >> 4) + m;
+    }
+}
+
+// Q5_0: d, then the 5th bits of the 32 weights as one little-endian u32
+// (bit j = weight j), then the low nibbles as in Q4_0; weight = d * (q - 16).
+static void dq_q5_0(const uint8_t *b, float *y) {
+    float d = h2f(b);
+    uint32_t qh = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
+    for (int j = 0; j < 16; j++) {
+        int lo = (b[6 + j] & 0xf) | (int)((qh >> j) & 1) << 4;
+        int hi = (b[6 + j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+        y[j] = d * (float)(lo - 16);
+        y[j + 16] = d * (float)(hi - 16);
     }
 }
 
@@ -106,6 +119,7 @@ void fd__dequant_row(fd_ggml_type t, const void *row, float *y, int64_t n) {
         return;
     case FD_GGML_Q4_0: for (int64_t i = 0; i < n; i += 32, b += 18) dq_q4_0(b, y + i); return;
     case FD_GGML_Q4_1: for (int64_t i = 0; i < n; i += 32, b += 20) dq_q4_1(b, y + i); return;
+    case FD_GGML_Q5_0: for (int64_t i = 0; i < n; i += 32, b += 22) dq_q5_0(b, y + i); return;
     case FD_GGML_Q8_0: for (int64_t i = 0; i < n; i += 32, b += 34) dq_q8_0(b, y + i); return;
     case FD_GGML_Q4_K: for (int64_t i = 0; i < n; i += 256, b += 144) dq_q4_k(b, y + i); return;
     case FD_GGML_Q6_K: for (int64_t i = 0; i < n; i += 256, b += 210) dq_q6_k(b, y + i); return;

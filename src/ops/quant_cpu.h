@@ -21,14 +21,14 @@ int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t 
 
 // Activations quantized to 8 bits for the integer dot kernels (llama.cpp's
 // scheme: x is quantized once per matmul, weights stay in their blocks):
-// per 32 values x ~ d * q, and s = d * sum(q) for the Q4 offset terms.
+// per 32 values x ~ d * q, and s = d * sum(q) for the Q4/Q5 offset terms.
 typedef struct fd__q8_block {
     float d, s;
     int8_t q[32];
 } fd__q8_block;
 
 // 1 if fd__matmul_rows_q8 handles rows of type t with k elements on this CPU
-// (x86-64 with AVX2+FMA+F16C; Q4_0, Q4_1, Q8_0; k a multiple of 32).
+// (x86-64 with AVX2+FMA+F16C; Q4_0, Q4_1, Q5_0, Q8_0; k a multiple of 32).
 int fd__quant_q8_supported(fd_ggml_type t, int64_t k);
 // out[0..n/32) = x[0..n) quantized (n a multiple of 32). Only where
 // fd__quant_q8_supported says yes.

@@ -108,6 +108,19 @@ fd_status fd_ctx_memset(fd_ctx *c, void *dst, int value, size_t bytes) {
     return FD_OK;
 }
 
+fd_status fd_ctx_copy_2d(fd_ctx *c, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                         size_t width, size_t rows) {
+    if (width > dst_pitch || width > src_pitch)
+        return fd__error(FD_ERR_INVALID_ARG, "fd_ctx_copy_2d: width %zu exceeds a pitch (%zu, %zu)", width,
+                         dst_pitch, src_pitch);
+#if FD_WITH_CUDA
+    if (c->device != FD_CPU_DEVICE)
+        return fd__cuda_copy_2d(c->device, dst, dst_pitch, src, src_pitch, width, rows, c->stream);
+#endif
+    for (size_t r = 0; r < rows; r++) memmove((char *)dst + r * dst_pitch, (const char *)src + r * src_pitch, width);
+    return FD_OK;
+}
+
 #if FD_WITH_CUDA
 static const char *kerr_text(int kind) {
     switch (kind) {

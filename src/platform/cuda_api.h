@@ -27,6 +27,8 @@ void fd__cuda_free(int device, void *ptr);
 fd_status fd__cuda_copy(int device, void *dst, const void *src, size_t bytes, int to_host,
                         void *stream);
 fd_status fd__cuda_memset(int device, void *dst, int value, size_t bytes, void *stream);
+fd_status fd__cuda_copy_2d(int device, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
+                           size_t width, size_t rows, void *stream);
 fd_status fd__cuda_sync(int device, void *stream);
 
 #ifdef __cplusplus

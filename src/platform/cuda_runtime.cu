@@ -125,6 +125,15 @@ extern "C" fd_status fd__cuda_memset(int device, void *dst, int value, size_t by
     return FD_OK;
 }
 
+extern "C" fd_status fd__cuda_copy_2d(int device, void *dst, size_t dst_pitch, const void *src,
+                                      size_t src_pitch, size_t width, size_t rows, void *stream) {
+    if (width == 0 || rows == 0) return FD_OK;
+    FD_CUDA_TRY(cudaSetDevice(device));
+    FD_CUDA_TRY(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice,
+                                  (cudaStream_t)stream));
+    return FD_OK;
+}
+
 extern "C" fd_status fd__cuda_sync(int device, void *stream) {
     FD_CUDA_TRY(cudaSetDevice(device));
     FD_CUDA_TRY(cudaStreamSynchronize((cudaStream_t)stream));

@@ -57,6 +57,25 @@ static void reads_back(void) {
     fd_gguf_close(g);
 }
 
+// Q5_0 (ggml type 6, Gemma 3's attn_q/attn_k/ffn_gate/ffn_up) is read: 22 bytes
+// per 32 weights; its neighbour Q5_1 (7) is still refused by name.
+static void reads_q5_0(void) {
+    wbuf w;
+    make_file(&w, 3, FD_GGML_Q5_0, 32);
+    fd_gguf *g;
+    CHECK_OK(fd_gguf_open_memory(w.b, w.n, "q5.gguf", &g));
+    if (!g) return;
+    const fd_gguf_tensor *t = fd_gguf_find_tensor(g, "w.q8");
+    CHECK(t && t->type == FD_GGML_Q5_0 && t->bytes == 22);
+    CHECK_EQ_I64(fd_ggml_block_elems(FD_GGML_Q5_0), 32);
+    CHECK_EQ_I64((int64_t)fd_ggml_block_bytes(FD_GGML_Q5_0), 22);
+    CHECK(strcmp(fd_ggml_type_name(FD_GGML_Q5_0), "Q5_0") == 0);
+    fd_gguf_close(g);
+    make_file(&w, 3, 7, 32);
+    CHECK_STATUS(fd_gguf_open_memory(w.b, w.n, "q5_1.gguf", &g), FD_ERR_FORMAT);
+    CHECK_CONTAINS(fd_last_error(), "ggml type 7");
+}
+
 // Every prefix of a valid file is refused with a message, never read past.
 static void every_truncation_is_an_error(void) {
     wbuf w;
@@ -117,5 +136,5 @@ static void default_model(void) {
     fd_gguf_close(g);
 }
 
-FD_TEST_MAIN(FD_CASE(reads_back), FD_CASE(every_truncation_is_an_error),
+FD_TEST_MAIN(FD_CASE(reads_back), FD_CASE(reads_q5_0), FD_CASE(every_truncation_is_an_error),
              FD_CASE(hostile_headers), FD_CASE(default_model))

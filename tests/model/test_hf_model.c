@@ -11,6 +11,7 @@
 
 #include "fd_test.h"
 #include "fdeploy/model.h"
+#include "model/forward_gpu.h"
 #include "model/hf_model.h"
 #include "model/safetensors.h"
 
@@ -19,16 +20,19 @@
 
 typedef struct tiny {
     const char *dir, *arch, *quant;
-    int head_dim, n_ff, n_vocab, tie, bias, qk_norm;
+    int n_layer, head_dim, n_ff, n_vocab, tie, bias, qk_norm;
     double rope_base;
+    const char *rope_scaling;
 } tiny;
 
 static const tiny TINY[] = {
-    {"tiny-llama", "llama", "F32", 16, 128, 299, 0, 0, 0, 10000.0},
-    {"tiny-qwen2", "qwen2", "BF16", 16, 96, 320, 1, 1, 0, 1000000.0},
-    {"tiny-qwen3", "qwen3", "F16", 32, 96, 299, 1, 0, 1, 1000000.0},
+    {"tiny-llama", "llama", "F32", 2, 64, 128, 299, 0, 0, 0, 10000.0, ""},
+    {"tiny-qwen2", "qwen2", "BF16", 2, 64, 96, 320, 1, 1, 0, 1000000.0, ""},
+    {"tiny-qwen3", "qwen3", "F16", 2, 64, 96, 299, 1, 0, 1, 1000000.0, ""},
+    {"tiny-gemma3", "gemma3", "F32", 3, 64, 96, 299, 1, 0, 1, 1000000.0, "linear"},
+    {"tiny-llama31", "llama", "F16", 2, 64, 128, 299, 0, 0, 0, 500000.0, "llama3"},
 };
-#define N_TINY 3
+#define N_TINY 5
 
 static void check_shape(const fd__hf_model *m, const char *name, int64_t ne0, int64_t ne1) {
     const fd_gguf_tensor *t = fd__hf_find(m, name);
@@ -53,7 +57,8 @@ static void open_tiny_models(void) {
         CHECK(strcmp(h->arch, e->arch) == 0);
         CHECK(strcmp(h->name, e->dir) == 0);
         CHECK(strcmp(h->quant, e->quant) == 0);
-        CHECK_EQ_I64(h->n_layer, 2);
+        CHECK_EQ_I64(h->n_layer, e->n_layer);
+        CHECK(strcmp(h->rope_scaling, e->rope_scaling) == 0);
         CHECK_EQ_I64(h->n_embd, 64);
         CHECK_EQ_I64(h->n_head, 4);
         CHECK_EQ_I64(h->n_head_kv, 2);
@@ -77,13 +82,14 @@ static void open_tiny_models(void) {
         CHECK((fd__hf_find(m, "output.weight") != NULL) == !e->tie);
         CHECK((fd__hf_find(m, "blk.1.attn_v.bias") != NULL) == e->bias);
         CHECK((fd__hf_find(m, "blk.1.attn_k_norm.weight") != NULL) == e->qk_norm);
-        CHECK(fd__hf_find(m, "blk.2.attn_q.weight") == NULL);
+        CHECK((fd__hf_find(m, "blk.1.post_ffw_norm.weight") != NULL) == (strcmp(e->arch, "gemma3") == 0));
+        CHECK(fd__hf_find(m, "blk.3.attn_q.weight") == NULL);
         CHECK_CONTAINS(fd__hf_chat_template(m), "<|im_start|>");
         const fd_tokenizer *tok = fd__hf_tokenizer(m);
         CHECK(tok != NULL);
         if (tok) {
             CHECK_EQ_I64(fd_tokenizer_eos(tok), 298);  // tokenizer_config's <|im_end|>
-            CHECK_EQ_I64(fd_tokenizer_bos(tok), i == 0 ? 297 : -1);
+            CHECK_EQ_I64(fd_tokenizer_bos(tok), strcmp(e->arch, "qwen2") && strcmp(e->arch, "qwen3") ? 297 : -1);
             CHECK(fd_tokenizer_is_eog(tok, 298));
         }
         fd__hf_close(m);
@@ -115,7 +121,7 @@ static void model_load_directory(void) {
     const fd_model_info *h = fd_model_get_info(m);
     CHECK(strcmp(h->arch, "qwen3") == 0);
     CHECK_EQ_I64(h->n_vocab, 299);
-    CHECK_EQ_I64(h->head_dim, 32);
+    CHECK_EQ_I64(h->head_dim, 64);
     CHECK(h->n_params > 0 && h->weight_bytes > 0);
     CHECK(fd_model_gguf(m) == NULL);
     CHECK_CONTAINS(fd_model_chat_template(m), "<|im_start|>assistant");
@@ -145,8 +151,8 @@ static int argmax(const float *v, int n) {
     return b;
 }
 
-// Top-1 must agree unless transformers' own top two are closer than TOL (a tie).
-static double compare_rows(const char *what, json_t *ref, const float *got, int n_vocab) {
+// Top-1 must agree unless transformers' own top two are closer than `tie` (a tie).
+static double compare_rows(const char *what, json_t *ref, const float *got, int n_vocab, double tie) {
     double max_err = 0;
     float *r = malloc((size_t)n_vocab * sizeof(float));
     if (!r) exit(1);
@@ -162,7 +168,7 @@ static double compare_rows(const char *what, json_t *ref, const float *got, int 
             if (e > max_err) max_err = e;
         }
         int a = argmax(r, n_vocab), b = argmax(got + t * n_vocab, n_vocab);
-        if (a != b && r[a] - r[b] > TOL)
+        if (a != b && r[a] - r[b] > tie)
             FD_FAILF("%s position %zu: top-1 %d, transformers %d (%.5f vs %.5f)", what, t, b, a, r[b], r[a]);
     }
     free(r);
@@ -194,7 +200,7 @@ static void logits_match_transformers(void) {
             float *got = run_all(m, ids, n);
             char what[64];
             snprintf(what, sizeof what, "%s prompt %zu", TINY[i].dir, p);
-            double e = got ? compare_rows(what, json_array_get(ref, p), got, fd_model_get_info(m)->n_vocab) : 1e9;
+            double e = got ? compare_rows(what, json_array_get(ref, p), got, fd_model_get_info(m)->n_vocab, TOL) : 1e9;
             if (e > worst) worst = e;
             free(got);
         }
@@ -204,6 +210,80 @@ static void logits_match_transformers(void) {
         fd_model_free(m);
     }
     json_decref(fx);
+}
+
+// The GPU runner (f16 activations and KV cache) on the same fixtures: every position
+// by one decode step each over a non-contiguous block table, and the whole prompt as
+// one prefill (its last position). Activations and logits are f16: the tolerance is
+// GPU_REL of the largest reference logit (a few f16 ulps there), stated per model.
+#define GPU_REL 3e-3
+
+static double gpu_prompt(fd__gpu_runner *r, fd_model *m, const int32_t *ids, int n, json_t *ref, const char *what) {
+    int V = fd_model_get_info(m)->n_vocab, one = 1, want = 1, zero = 0;
+    int32_t blocks[4] = {3, 1, 2, 0};
+    const int32_t *bl = blocks;
+    float *got = malloc((size_t)n * V * sizeof(float)), *last = malloc((size_t)V * sizeof(float));
+    double worst = 0;
+    for (int p = 0; got && last && p < n; p++) {
+        fd__cpu_batch b = {1, ids + p, &p, &one, &bl, &want};
+        CHECK_OK(fd__gpu_forward(r, &b, got + (size_t)p * V));
+    }
+    if (got && last) {
+        worst = compare_rows(what, ref, got, V, 0.05);
+        fd__cpu_batch b = {1, ids, &zero, &n, &bl, &want};  // the prefill path, same cache blocks
+        CHECK_OK(fd__gpu_forward(r, &b, last));
+        json_t *row = json_array_get(ref, (size_t)n - 1);
+        for (int v = 0; v < V; v++)
+            worst = fmax(worst, fabs(last[v] - json_number_value(json_array_get(row, (size_t)v))));
+    }
+    free(got);
+    free(last);
+    return worst;
+}
+
+static void gpu_logits_match_transformers(void) {
+    fd_test_env env;
+    fd_test_env_open(&env);
+    json_error_t err;
+    json_t *fx = json_load_file(FIX "tiny_logits.json", 0, &err);
+    if (!fx || !fd_test_gpu_for(&env, "append_attention")) {
+        if (!fx) fd_test_skip("no tests/fixtures/tiny_logits.json");
+        json_decref(fx);
+        fd_test_env_close(&env);
+        return;
+    }
+    json_t *prompts = json_object_get(fx, "prompts");
+    for (int i = 0; i < N_TINY; i++) {
+        fd_model *m = NULL;
+        fd__gpu_runner *r = NULL;
+        char dir[512];
+        snprintf(dir, sizeof dir, FIX "%s", TINY[i].dir);
+        CHECK_OK(fd_model_load(dir, NULL, &m));
+        if (m) CHECK_OK(fd__gpu_runner_create(m, env.gpu, 4, 16, 64, 1, 64, &r));
+        json_t *ref = json_object_get(json_object_get(json_object_get(fx, "models"), TINY[i].dir), "logits");
+        double worst = 0, top = 0;
+        for (size_t p = 0; p < json_array_size(ref); p++)
+            for (size_t t = 0; t < json_array_size(json_array_get(ref, p)); t++) {
+                json_t *row = json_array_get(json_array_get(ref, p), t);
+                for (size_t v = 0; v < json_array_size(row); v++) top = fmax(top, fabs(json_number_value(json_array_get(row, v))));
+            }
+        for (size_t p = 0; r && p < json_array_size(prompts); p++) {
+            json_t *jids = json_array_get(prompts, p);
+            int32_t ids[64];
+            int n = (int)json_array_size(jids);
+            for (int k = 0; k < n && k < 64; k++) ids[k] = (int32_t)json_integer_value(json_array_get(jids, (size_t)k));
+            char what[64];
+            snprintf(what, sizeof what, "GPU %s prompt %zu", TINY[i].dir, p);
+            worst = fmax(worst, gpu_prompt(r, m, ids, n, json_array_get(ref, p), what));
+        }
+        printf("     GPU (kernels as SM%d) %s: max abs logit error %.2e vs transformers (tolerance %.2e = %.0e x "
+               "max |logit| %.1f)\n", fd_ctx_effective_sm(env.gpu), TINY[i].dir, worst, GPU_REL * top, GPU_REL, top);
+        CHECK(worst <= GPU_REL * top);
+        fd__gpu_runner_free(r);
+        fd_model_free(m);
+    }
+    json_decref(fx);
+    fd_test_env_close(&env);
 }
 
 // ---- a scratch directory built from tiny-llama's files
@@ -327,8 +407,8 @@ static void sharded_model(void) {
 // ---- broken directories
 
 static void set_mistral(json_t *c) { json_object_set_new(c, "architectures", json_pack("[s]", "MistralForCausalLM")); }
-static void set_llama3_rope(json_t *c) {
-    json_object_set_new(c, "rope_scaling", json_pack("{s:s, s:f}", "rope_type", "llama3", "factor", 8.0));
+static void set_yarn_rope(json_t *c) {
+    json_object_set_new(c, "rope_scaling", json_pack("{s:s, s:f}", "rope_type", "yarn", "factor", 8.0));
 }
 static void drop_layers(json_t *c) { json_object_del(c, "num_hidden_layers"); }
 static void one_layer(json_t *c) { json_object_set_new(c, "num_hidden_layers", json_integer(1)); }
@@ -349,11 +429,12 @@ static void broken_directories(void) {
     CHECK_STATUS(fd__hf_open("/nonexistent/model", &m), FD_ERR_IO);
     CHECK_CONTAINS(fd_last_error(), "/nonexistent/model/config.json");
     expect_error(set_mistral, 1, FD_ERR_FORMAT, "'MistralForCausalLM' is not supported (LlamaForCausalLM");
-    expect_error(set_llama3_rope, 1, FD_ERR_FORMAT, "rope_scaling of type \"llama3\"");
+    expect_error(set_yarn_rope, 1, FD_ERR_FORMAT, "rope scaling \"yarn\" is not supported");
     expect_error(drop_layers, 1, FD_ERR_FORMAT, "\"num_hidden_layers\" is missing");
     expect_error(one_layer, 1, FD_ERR_FORMAT, "model.layers.1.");
     expect_error(NULL, 0, FD_ERR_NOT_FOUND, "no model.safetensors");
 }
 
 FD_TEST_MAIN(FD_CASE(open_tiny_models), FD_CASE(tokenizer_matches_hf), FD_CASE(model_load_directory),
-             FD_CASE(logits_match_transformers), FD_CASE(sharded_model), FD_CASE(broken_directories))
+             FD_CASE(logits_match_transformers), FD_CASE(gpu_logits_match_transformers), FD_CASE(sharded_model),
+             FD_CASE(broken_directories))

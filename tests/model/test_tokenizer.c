@@ -357,6 +357,14 @@ static void qwen2_fixture(void) {
     vocab_fixture("ggml-vocab-qwen2.gguf", "tests/fixtures/tokenizer_qwen2.txt", "qwen2", 0);
 }
 
+// Gemma 3's SentencePiece vocabulary (262k tokens, user-defined whitespace runs, no prefix space).
+static void gemma3_fixture(void) {
+    char p[1024];
+    const char *env = getenv("FDEPLOY_TEST_GEMMA3");
+    run_fixture(env ? env : repo_path("models/gemma-3-270m-q4_k_m.gguf", p, sizeof p),
+                "tests/fixtures/tokenizer_gemma3.txt", "gemma3", 1);
+}
+
 static void llama_spm_fixture(void) {
     vocab_fixture("ggml-vocab-llama-spm.gguf", "tests/fixtures/tokenizer_llama_spm.txt", "llama-spm", 0);
 }
@@ -478,4 +486,5 @@ static void smollm2_specials(void) {
 
 FD_TEST_MAIN(FD_CASE(toy_bpe_encode_decode), FD_CASE(toy_bpe_bad_input), FD_CASE(toy_spm),
              FD_CASE(toy_json), FD_CASE(smollm2_specials), FD_CASE(smollm2_random), FD_CASE(smollm2_fixture),
-             FD_CASE(smollm2_json_fixture), FD_CASE(qwen2_fixture), FD_CASE(llama_spm_fixture))
+             FD_CASE(smollm2_json_fixture), FD_CASE(qwen2_fixture), FD_CASE(llama_spm_fixture),
+             FD_CASE(gemma3_fixture))

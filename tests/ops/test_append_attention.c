@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // append_attention: the C reference against an independent dense oracle
-// (double, contiguous history) on mixed prefill/decode/chunked batches over
-// shuffled block tables, rotary (NeoX and interleaved), GQA, int8 cache, the
-// cache contents written, bad input; the GPU against the reference over
-// block sizes 16/64/128, GQA 1/4/8, head dims 64/128/256, contexts to 16k;
-// and, with FD_BENCH=1, decode/prefill timings.
+// (double, contiguous history, brute-force masked softmax) on mixed
+// prefill/decode/chunked batches over shuffled block tables, rotary (NeoX and
+// interleaved), GQA, int8 cache, sliding windows, the cache contents written,
+// bad input; the GPU against the reference over block sizes 16/64/128, GQA
+// 1/4/8, head dims 64/128/256, contexts to 16k, sliding windows with every
+// prefill kernel; and, with FD_BENCH=1, decode/prefill timings.
 #include <time.h>
 
 #include "fd_test.h"
@@ -18,6 +19,7 @@ typedef struct aa_t {
     int bsz;
     int32_t dec[64], len[64], cu[65];
     int n_q, n_kv, hd, bs, rot, neox, int8, quick_fill;  // quick_fill: constant caches (bench)
+    int window;             // fd_attention_opts.sliding_window
     fd_dtype dt;
     int64_t token_num, nblk, mbps, max_pos;
     int32_t *bt;
@@ -141,6 +143,7 @@ static fd_status aa_run(fd_ctx *ctx, const aa_t *c, const fd_attention_opts *ext
     opts.rotary_neox = c->neox;
     opts.k_scale = &ks.t;
     opts.v_scale = &vs.t;
+    opts.sliding_window = c->window;
     fd_status s = fd_append_attention(ctx, &qkv.t, &kc.t, &vc.t, &cu.t, &dec.t, &len.t, &bt.t,
                                       &opts, 1.0f / sqrtf((float)c->hd), &out.t);
     if (s == FD_OK) s = fd_ctx_sync(ctx);
@@ -178,6 +181,12 @@ static void head(const aa_t *c, int64_t t, int h, int64_t pos, int rotate, doubl
     }
 }
 
+// Whether a query at pos sees key k: causal, and within the last `window`
+// positions (Gemma 3 / llama.cpp LLAMA_SWA_TYPE_STANDARD: pos - k < window).
+static int visible(const aa_t *c, int64_t pos, int64_t k) {
+    return k <= pos && (c->window == 0 || pos - k < c->window);
+}
+
 static float to_cache(const aa_t *c, double v, float scale) {
     if (!c->int8) return (float)v;
     double q = nearbyint(v / scale);
@@ -213,15 +222,15 @@ static void oracle(const aa_t *c, void *kc, void *vc, float *out) {
                     q[d] = ld(c->dt, &r, 0);
                 }
                 double m = -INFINITY, l = 0, ksc = c->int8 ? c->ks[h] : 1, vsc = c->int8 ? c->vs[h] : 1;
-                for (int64_t k = 0; k <= pos; k++) {
+                for (int64_t k = 0; k <= pos; k++) {  // every key scored, masked ones -inf
                     double acc = 0;
                     for (int d = 0; d < c->hd; d++) acc += q[d] * ld(cdt, kc, coff(c, b, k, h) + d) * ksc;
-                    s[k] = acc / sqrt((double)c->hd);
+                    s[k] = visible(c, pos, k) ? acc / sqrt((double)c->hd) : -INFINITY;
                     if (s[k] > m) m = s[k];
                 }
                 for (int d = 0; d < c->hd; d++) o[d] = 0;
                 for (int64_t k = 0; k <= pos; k++) {
-                    double p = exp(s[k] - m);
+                    double p = exp(s[k] - m);  // 0 for a masked key
                     l += p;
                     for (int d = 0; d < c->hd; d++) o[d] += p * ld(cdt, vc, coff(c, b, k, h) + d) * vsc;
                 }
@@ -305,6 +314,51 @@ static void cpu_int8_cache(void) {
     ref_vs_oracle(&h, 6);
 }
 
+// Sliding windows, reference vs the oracle's masked softmax: window 1, a
+// block edge (16: the decode at 63 starts its window on block 3), not a
+// multiple of the block (23), several KV tiles (70), on a mixed batch (fresh
+// prefill longer than the window, chunk over a cache, decode, idle slot, GQA
+// 4); f16/bf16 at Gemma 3's head_dim 256, 4 q / 1 kv heads; an int8 cache.
+static void cpu_sliding_window(void) {
+    static const int wins[4] = {1, 16, 23, 70};
+    for (int i = 0; i < 4; i++) {
+        aa_t c = {.bsz = 4, .dec = {0, 45, 63, 9}, .len = {37, 20, 1, 0}, .n_q = 8, .n_kv = 2,
+                  .hd = 64, .bs = 16, .rot = 64, .neox = 1, .dt = FD_F32, .window = wins[i]};
+        ref_vs_oracle(&c, 10 + (uint64_t)i);
+    }
+    fd_dtype dts[2] = {FD_F16, FD_BF16};
+    for (int k = 0; k < 2; k++) {
+        aa_t c = {.bsz = 2, .dec = {600, 0}, .len = {1, 40}, .n_q = 4, .n_kv = 1, .hd = 256,
+                  .bs = 64, .rot = 256, .neox = 1, .dt = dts[k], .window = 32};
+        ref_vs_oracle(&c, 14 + (uint64_t)k);
+    }
+    aa_t q = {.bsz = 2, .dec = {100, 0}, .len = {3, 30}, .n_q = 4, .n_kv = 2, .hd = 128,
+              .bs = 32, .int8 = 1, .dt = FD_F16, .window = 9};
+    ref_vs_oracle(&q, 16);
+}
+
+// A window as long as the longest context gives exactly the result of none
+// (with max_kv_len = that context the GPU's work split is the same too).
+static void window_covers_all_on(fd_ctx *ctx) {
+    fd_dtype dt = ctx == env.cpu ? FD_F32 : FD_F16;
+    aa_t c = {.bsz = 3, .dec = {200, 0, 70}, .len = {1, 90, 30}, .n_q = 8, .n_kv = 2, .hd = 128,
+              .bs = 16, .rot = 128, .neox = 1, .dt = dt};
+    aa_init(&c, 20);
+    aa_out full, win;
+    aa_out_alloc(&c, &full);
+    aa_out_alloc(&c, &win);
+    fd_attention_opts hint;
+    memset(&hint, 0, sizeof hint);
+    hint.max_kv_len = c.max_pos;
+    CHECK_OK(aa_run(ctx, &c, &hint, &full));
+    c.window = (int)c.max_pos;
+    CHECK_OK(aa_run(ctx, &c, &hint, &win));
+    CHECK(memcmp(full.out, win.out, (size_t)out_n(&c) * fd_dtype_size(dt)) == 0);
+    aa_out_free(&full);
+    aa_out_free(&win);
+    aa_free(&c);
+}
+
 // A batch with no tokens at all, and bsz 0.
 static void empty_on(fd_ctx *ctx) {
     aa_t c = {.bsz = 2, .dec = {5, 0}, .len = {0, 0}, .n_q = 2, .n_kv = 1, .hd = 64, .bs = 16,
@@ -351,6 +405,11 @@ static void bad_data_on(fd_ctx *ctx) {
     c.max_pos = 20;  // rotary table too short for position 22
     CHECK_STATUS(aa_run(ctx, &c, NULL, &o), FD_ERR_INVALID_ARG);
     c.max_pos = 23;
+    c.window = -1;
+    CHECK_STATUS(aa_run(ctx, &c, NULL, &o), FD_ERR_INVALID_ARG);
+    CHECK_CONTAINS(fd_last_error(), "sliding_window -1");
+    if (ctx == env.cpu) CHECK(memcmp(o.kc, c.kc, cb) == 0 && memcmp(o.vc, c.vc, cb) == 0);
+    c.window = 0;
     CHECK_OK(aa_run(ctx, &c, NULL, &o));
     aa_out_free(&o);
     aa_free(&c);
@@ -412,6 +471,7 @@ static void table_and_info_agree(void) {
 }
 
 static void cpu_empty(void) { empty_on(env.cpu); }
+static void cpu_window_covers_all(void) { window_covers_all_on(env.cpu); }
 static void cpu_bad_data(void) { bad_data_on(env.cpu); }
 
 // ---- GPU against the C reference
@@ -430,8 +490,10 @@ static int gpu_vs_ref(fd_ctx *g, aa_t *c, uint64_t seed, const fd_attention_opts
         CHECK_OK(aa_run(env.cpu, c, NULL, &want));
         fd_dtype cdt = cache_dt(c);
         char what[160];
-        snprintf(what, sizeof what, "%s bs %d G %d hd %d%s: out", fd_dtype_name(c->dt), c->bs,
-                 c->n_q / c->n_kv, c->hd, c->int8 ? " int8" : "");
+        const char *mode = getenv("FDEPLOY_ATTN_PREFILL");
+        snprintf(what, sizeof what, "%s bs %d G %d hd %d%s window %d prefill %s: out",
+                 fd_dtype_name(c->dt), c->bs, c->n_q / c->n_kv, c->hd, c->int8 ? " int8" : "",
+                 c->window, mode ? mode : "default");
         double tol = c->dt == FD_F16 ? 1e-2 : 3e-2;  // P is rounded to the dtype on the GPU
         close_to(c->dt, got.out, c->dt, want.out, out_n(c), tol, tol, what);
         close_to(cdt, got.kc, cdt, want.kc, cache_n(c), cache_tol(c), cache_tol(c), "key_cache");
@@ -505,6 +567,9 @@ static void gpu_workspace_and_hints(void) {
     o.max_kv_len = 3100;
     o.workspace = &wt;
     gpu_vs_ref(g, &c, 500, &o);
+    aa_t w = c;  // the size query knows no window: a windowed plan must fit too
+    w.window = 100;
+    gpu_vs_ref(g, &w, 502, &o);
     wt.ne[0] = 16;  // too small
     aa_t d = c;
     aa_init(&d, 501);
@@ -514,12 +579,88 @@ static void gpu_workspace_and_hints(void) {
     fd_ctx_release(g, ws);
 }
 
+// Sliding windows on the GPU vs the reference with every prefill kernel
+// (FDEPLOY_ATTN_PREFILL unset, wmma, mma2): windows 1, the block size (the
+// first decode's window starts on a block edge), 37 (a multiple of nothing),
+// 128 (several KV tiles); f16/bf16, head dims 64/128/256 with block sizes
+// 16/64/128 and GQA 1/4/8; each a mixed batch: decode, a 3-token verify
+// (small tile of several tokens), a chunk over a cache, a fresh prefill
+// longer than every window, an idle slot.
+static void gpu_window_vs_reference(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, OP);
+    if (!g) return;
+    static const char *modes[3] = {NULL, "wmma", "mma2"};
+    static const int wins[4] = {1, 0, 37, 128}, hds[3] = {64, 128, 256}, bss[3] = {16, 64, 128},
+                     gs[3] = {1, 4, 8};
+    fd_dtype dts[2] = {FD_F16, FD_BF16};
+    char saved[64] = "";
+    const char *env_mode = getenv("FDEPLOY_ATTN_PREFILL");
+    if (env_mode) snprintf(saved, sizeof saved, "%s", env_mode);
+    uint64_t seed = 600;
+    for (int mi = 0; mi < 3; mi++) {
+        if (modes[mi]) setenv("FDEPLOY_ATTN_PREFILL", modes[mi], 1);
+        else unsetenv("FDEPLOY_ATTN_PREFILL");
+        for (int di = 0; di < 2; di++)
+            for (int hi = 0; hi < 3; hi++)
+                for (int wi = 0; wi < 4; wi++) {
+                    int bs = bss[hi], grp = gs[(hi + wi) % 3];
+                    aa_t c = {.bsz = 5, .dec = {bs * 3 - 1, 300, 130, 0, 17},
+                              .len = {1, 3, 45, 150, 0}, .n_q = 2 * grp, .n_kv = 2,
+                              .hd = hds[hi], .bs = bs, .rot = hds[hi], .neox = (int)(seed & 1),
+                              .dt = dts[di], .window = wins[wi] ? wins[wi] : bs};
+                    if (!gpu_vs_ref(g, &c, seed++, NULL)) break;  // no bf16 here
+                }
+    }
+    if (env_mode) setenv("FDEPLOY_ATTN_PREFILL", saved, 1);
+    else unsetenv("FDEPLOY_ATTN_PREFILL");
+}
+
+// Window 512 over long contexts: Gemma 3 shapes (head_dim 256, 4 q / 1 kv
+// heads) with 4k decodes (KV splits over the window, not the context), a
+// fresh 700-token prefill and a chunk over a 3000-token cache (big tiles,
+// split); GQA 8 at head_dim 128 with the length hints; a lone 4k decode (the
+// most splits); f16 and bf16.
+static void gpu_window_long_context(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, OP);
+    if (!g) return;
+    fd_dtype dts[2] = {FD_F16, FD_BF16};
+    for (int di = 0; di < 2; di++) {
+        aa_t c = {.bsz = 4, .dec = {4095, 4000, 0, 3000}, .len = {1, 1, 700, 200}, .n_q = 4,
+                  .n_kv = 1, .hd = 256, .bs = 64, .rot = 256, .neox = 1, .dt = dts[di],
+                  .window = 512};
+        if (!gpu_vs_ref(g, &c, 700 + (uint64_t)di, NULL)) break;  // no bf16 here
+        aa_t d = {.bsz = 2, .dec = {4095, 2000}, .len = {1, 300}, .n_q = 16, .n_kv = 2,
+                  .hd = 128, .bs = 128, .rot = 128, .dt = dts[di], .window = 512};
+        fd_attention_opts o;
+        memset(&o, 0, sizeof o);
+        o.max_q_len = 300;
+        o.max_kv_len = 4096;
+        gpu_vs_ref(g, &d, 710 + (uint64_t)di, &o);
+        aa_t e = {.bsz = 1, .dec = {4095}, .len = {1}, .n_q = 4, .n_kv = 1, .hd = 256, .bs = 16,
+                  .dt = dts[di], .window = 512};
+        gpu_vs_ref(g, &e, 720 + (uint64_t)di, NULL);
+    }
+}
+
+// int8 caches with a window: decode and prefill, head dims 64/128/256.
+static void gpu_window_int8(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, OP);
+    if (!g) return;
+    static const int wins[3] = {100, 64, 47};
+    for (int k = 0; k < 3; k++) {
+        aa_t c = {.bsz = 3, .dec = {700, 64, 0}, .len = {1, 30, 150}, .n_q = 8, .n_kv = 2,
+                  .hd = 64 << k, .bs = 64, .rot = 32, .neox = 1, .int8 = 1, .dt = FD_F16,
+                  .window = wins[k]};
+        gpu_vs_ref(g, &c, 800 + (uint64_t)k, NULL);
+    }
+}
+
 #define ON_GPU(fn)                                                             \
     static void gpu_##fn(void) {                                               \
         fd_ctx *g = fd_test_gpu_for(&env, OP);                                 \
         if (g) fn##_on(g);                                                     \
     }
-ON_GPU(empty) ON_GPU(bad_data)
+ON_GPU(empty) ON_GPU(bad_data) ON_GPU(window_covers_all)
 
 // ---- FD_BENCH=1: decode and prefill timings (f16, 32 q / 8 kv heads, head_dim 128)
 
@@ -614,8 +755,11 @@ static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }
 
 FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_mixed_batch), FD_CASE(cpu_interleaved_mha),
-             FD_CASE(cpu_half_types), FD_CASE(cpu_int8_cache), FD_CASE(cpu_empty),
-             FD_CASE(cpu_bad_data), FD_CASE(bad_shapes), FD_CASE(table_and_info_agree),
+             FD_CASE(cpu_half_types), FD_CASE(cpu_int8_cache), FD_CASE(cpu_sliding_window),
+             FD_CASE(cpu_window_covers_all), FD_CASE(cpu_empty), FD_CASE(cpu_bad_data),
+             FD_CASE(bad_shapes), FD_CASE(table_and_info_agree),
              FD_CASE(gpu_random_vs_reference), FD_CASE(gpu_int8_cache),
-             FD_CASE(gpu_long_context), FD_CASE(gpu_workspace_and_hints), FD_CASE(gpu_empty),
+             FD_CASE(gpu_long_context), FD_CASE(gpu_workspace_and_hints),
+             FD_CASE(gpu_window_vs_reference), FD_CASE(gpu_window_long_context),
+             FD_CASE(gpu_window_int8), FD_CASE(gpu_window_covers_all), FD_CASE(gpu_empty),
              FD_CASE(gpu_bad_data), FD_CASE(bench), FD_CASE(teardown))

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // gguf_get_rows (embedding lookup from a GGUF-typed table) on the C reference and
-// on the GPU: every type against fd__dequant_row, repeated ids, a hand-made Q8_0
-// row, out-of-range ids (an error, no write out of bounds), bad shapes, the op table.
+// on the GPU: every type against fd__dequant_row, repeated ids, hand-made Q8_0
+// and Q5_0 rows, out-of-range ids (an error, no write out of bounds), bad shapes, the op table.
 // Tolerances: f32 exact up to one FMA rounding (rel 1e-6); f16 one rounding (2^-11).
 #include "fd_test.h"
 #include "ops/quant_cpu.h"
@@ -9,8 +9,9 @@
 
 static fd_test_env env;
 
-static const fd_ggml_type TYPES[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q8_0, FD_GGML_Q4_K,
-                                     FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32, FD_GGML_BF16};
+static const fd_ggml_type TYPES[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
+                                     FD_GGML_Q4_K, FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32,
+                                     FD_GGML_BF16};
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
 
 // out (t*d floats) = the op on ctx; the output buffer starts as 0x7f bytes.
@@ -72,6 +73,23 @@ static void known_q8_0_on(fd_ctx *ctx) {
     for (int j = 0; j < 32; j++) CHECK_NEAR(out[j], (j - 16) * 0.5, 0);
 }
 
+// Q5_0 by hand: d = 0.25, qh bytes 01 80 f0 0f (the 5th bit of weights 0, 15 and
+// 20..27), qs[j] = j | (15 - j) << 4 -> out[j] = q5[j] / 4.
+static void known_q5_0_on(fd_ctx *ctx) {
+    static const int q5[32] = {0,  -15, -14, -13, -12, -11, -10, -9, -8, -7, -6,  -5,  -4,  -3, -2, 15,
+                               -1, -2,  -3,  -4,  11,  10,  9,   8,  7,  6,  5,   4,   -13, -14, -15, -16};
+    uint8_t w[2 * 22];
+    float out[32];
+    memset(w, 0, sizeof w);
+    uint16_t h = fd_f32_to_f16(0.25f);
+    memcpy(w + 22, &h, 2);
+    memcpy(w + 22 + 2, "\x01\x80\xf0\x0f", 4);
+    for (int j = 0; j < 16; j++) w[22 + 6 + j] = (uint8_t)(j | (15 - j) << 4);
+    int32_t id = 1;
+    CHECK_OK(run(ctx, FD_F32, FD_GGML_Q5_0, 2, 32, w, &id, 1, out));
+    for (int j = 0; j < 32; j++) CHECK_NEAR(out[j], q5[j] * 0.25, 0);
+}
+
 // An id outside [0, rows) is an error; the reference writes nothing.
 static void bad_ids_on(fd_ctx *ctx) {
     static uint8_t w[ROWS * 72];
@@ -123,13 +141,14 @@ static void table_agrees(void) {
         fd_ctx *g = fd_test_gpu_for(&env, "gguf_get_rows");                    \
         if (g) fn##_on(g);                                                     \
     }
-ON_CPU(every_type) ON_CPU(known_q8_0) ON_CPU(bad_ids)
-ON_GPU(every_type) ON_GPU(known_q8_0) ON_GPU(bad_ids)
+ON_CPU(every_type) ON_CPU(known_q8_0) ON_CPU(known_q5_0) ON_CPU(bad_ids)
+ON_GPU(every_type) ON_GPU(known_q8_0) ON_GPU(known_q5_0) ON_GPU(bad_ids)
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }
 
 FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_every_type), FD_CASE(cpu_known_q8_0),
-             FD_CASE(cpu_bad_ids), FD_CASE(bad_shapes), FD_CASE(table_agrees),
-             FD_CASE(gpu_every_type), FD_CASE(gpu_known_q8_0), FD_CASE(gpu_bad_ids),
+             FD_CASE(cpu_known_q5_0), FD_CASE(cpu_bad_ids), FD_CASE(bad_shapes),
+             FD_CASE(table_agrees), FD_CASE(gpu_every_type), FD_CASE(gpu_known_q8_0),
+             FD_CASE(gpu_known_q5_0), FD_CASE(gpu_bad_ids),
              FD_CASE(teardown))

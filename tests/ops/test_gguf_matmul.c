@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // gguf_matmul (y = x * dequant(W)^T, W in a GGUF block format) on the C reference
 // and on the GPU: every type against an independent double-precision dot of
-// fd__dequant_row's rows, a hand-made Q4_0 case, GPU vs reference for
+// fd__dequant_row's rows, hand-made Q4_0 and Q5_0 cases, the CPU backend's AVX2
+// and integer row kernels against the same expectation, GPU vs reference for
 // M in {1, 2, 7, 8, 9, 33, 128} and ragged N/K, unaligned views, bad input,
 // the op table, and a benchmark (FD_BENCH=1).
 // Tolerances, relative to the largest |y| of the output row: f32 1e-4, f16 2e-2.
@@ -13,8 +14,10 @@
 
 static fd_test_env env;
 
-static const fd_ggml_type TYPES[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q8_0, FD_GGML_Q4_K,
-                                     FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32, FD_GGML_BF16};
+static const fd_ggml_type TYPES[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
+                                     FD_GGML_Q4_K, FD_GGML_Q6_K, FD_GGML_F16, FD_GGML_F32,
+                                     FD_GGML_BF16};
+#define N_QUANT 6  // TYPES[0..6) are the block-quantized types
 #define N_TYPES ((int)(sizeof TYPES / sizeof TYPES[0]))
 
 // Runs the op on ctx. x: m*k floats (rounded to dt), w: n rows of raw bytes,
@@ -118,6 +121,76 @@ static void known_q4_0_on(fd_ctx *ctx) {
 }
 static void cpu_known_q4_0(void) { known_q4_0_on(env.cpu); }
 
+// Q5_0 by hand: d = 0.5, qh bytes 01 80 f0 0f (5th bit of weights 0, 15, 20..27),
+// qs[j] = j | (15 - j) << 4; x[i] = i + 1 -> y = 0.5 * sum (i + 1) * q5[i] (exact).
+static void known_q5_0_on(fd_ctx *ctx) {
+    static const int q5[32] = {0,  -15, -14, -13, -12, -11, -10, -9, -8, -7, -6,  -5,  -4,  -3, -2, 15,
+                               -1, -2,  -3,  -4,  11,  10,  9,   8,  7,  6,  5,   4,   -13, -14, -15, -16};
+    uint8_t w[22] = {0, 0, 0x01, 0x80, 0xf0, 0x0f};
+    uint16_t d = fd_f32_to_f16(0.5f);
+    memcpy(w, &d, 2);
+    for (int j = 0; j < 16; j++) w[6 + j] = (uint8_t)(j | ((15 - j) << 4));
+    float x[32], y[1];
+    double want = 0;
+    for (int i = 0; i < 32; i++) {
+        x[i] = (float)(i + 1);
+        want += 0.5 * (i + 1) * q5[i];
+    }
+    CHECK_OK(run(ctx, FD_F32, FD_GGML_Q5_0, 1, 1, 32, x, w, y, 0, 0));
+    CHECK_NEAR(y[0], want, 0);
+}
+static void cpu_known_q5_0(void) { known_q5_0_on(env.cpu); }
+
+// y[nt][n] = W x through one CPU row kernel (quant_cpu.h): path 0 scalar dequant +
+// dot, 1 fused AVX2 f32, 2 int16 activations, 3 int8 activations. `scratch` holds
+// k floats, `xq` nt * k / 32 fd__q16_blocks.
+static void cpu_rows(int path, fd_ggml_type t, const uint8_t *w, int64_t n, int64_t k,
+                     const float *x, int nt, float *y, float *scratch, void *xq) {
+    if (path < 2) {
+        fd__matmul_rows(t, w, k, x, nt, y, n, 0, n, scratch, path);
+    } else if (path == 2) {
+        for (int i = 0; i < nt; i++) fd__quantize_row_q16(x + i * k, k, (fd__q16_block *)xq + i * k / 32);
+        fd__matmul_rows_q16(t, w, k, xq, nt, y, n, 0, n);
+    } else {
+        for (int i = 0; i < nt; i++) fd__quantize_row_q8(x + i * k, k, (fd__q8_block *)xq + i * k / 32);
+        fd__matmul_rows_q8(t, w, k, xq, nt, y, n, 0, n);
+    }
+}
+
+// The CPU backend's row kernels against naive() for every type the integer path
+// takes, with 1..5 tokens (tiles of 4 plus a remainder) and Gemma-3-like K.
+// Tolerances relative to the largest |y|: f32 1e-5, int16 activations 1e-3
+// (|x| quantized to 1/32767), int8 3e-2 (1/127).
+static void cpu_row_kernels(void) {
+    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0};
+    static const int64_t ks[] = {640, 2048};
+    static const double tols[] = {1e-5, 1e-5, 1e-3, 3e-2};
+    enum { N = 37, T = 5, MAXK = 2048 };
+    float *x = malloc(T * MAXK * sizeof(float)), *scratch = malloc(MAXK * sizeof(float));
+    float *want = malloc(T * N * sizeof(float)), *y = malloc(T * N * sizeof(float));
+    uint8_t *w = malloc((size_t)N * MAXK * 2);
+    void *xq = malloc(T * MAXK / 32 * sizeof(fd__q16_block));
+    char what[96];
+    for (int ti = 0; ti < 4; ti++)
+        for (int ki = 0; ki < 2; ki++)
+            for (int nt = 1; nt <= T; nt += 2) {
+                fd_ggml_type t = types[ti];
+                int64_t k = ks[ki];
+                make_inputs(FD_F32, t, nt, N, k, 300 + (uint64_t)(ti * 7 + ki * 3 + nt), x, w);
+                naive(t, nt, N, k, x, w, want);
+                for (int path = 0; path < 4; path++) {
+                    if (path > 0 && !fd__quant_q8_supported(t, k)) continue;  // no AVX2: scalar only
+                    snprintf(what, sizeof what, "%s K=%lld tokens=%d path %d", fd_ggml_type_name(t),
+                             (long long)k, nt, path);
+                    cpu_rows(path, t, w, N, k, x, nt, y, scratch, xq);
+                    check_rows(y, want, nt, N, tols[path], what);
+                }
+            }
+    if (!fd__quant_q8_supported(FD_GGML_Q5_0, 640))
+        fd_test_skip("scalar path checked; this CPU has no AVX2+FMA+F16C for the others");
+    free(x); free(scratch); free(want); free(y); free(w); free(xq);
+}
+
 static void bad_input(void) {
     static float x[2 * 64], y[2 * 3];
     static uint8_t w[3 * 72];
@@ -125,7 +198,7 @@ static void bad_input(void) {
     fd_tensor tx = fd_tensor_2d(x, FD_F32, 2, 64), ty = fd_tensor_2d(y, FD_F32, 2, 3);
     fd_tensor tw = fd_tensor_2d(w, FD_U8, 3, 36);  // Q4_0, K = 64: 2 blocks of 18 bytes
     CHECK_OK(fd_gguf_matmul(c, &tx, &tw, FD_GGML_Q4_0, 64, &ty));
-    CHECK_STATUS(fd_gguf_matmul(c, &tx, &tw, (fd_ggml_type)6, 64, &ty), FD_ERR_INVALID_ARG);
+    CHECK_STATUS(fd_gguf_matmul(c, &tx, &tw, (fd_ggml_type)7, 64, &ty), FD_ERR_INVALID_ARG);
     CHECK_CONTAINS(fd_last_error(), "not supported");
     CHECK_STATUS(fd_gguf_matmul(c, &tx, &tw, FD_GGML_Q4_0, 48, &ty), FD_ERR_INVALID_ARG);
     CHECK_CONTAINS(fd_last_error(), "multiple of 32");
@@ -164,6 +237,11 @@ static void table_agrees(void) {
 static void gpu_known_q4_0(void) {
     fd_ctx *g = fd_test_gpu_for(&env, "gguf_matmul");
     if (g) known_q4_0_on(g);
+}
+
+static void gpu_known_q5_0(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, "gguf_matmul");
+    if (g) known_q5_0_on(g);
 }
 
 // GPU vs the C reference: every type, f32 and f16, GEMV and tile shapes.
@@ -252,7 +330,7 @@ static void bench(void) {
     static const int64_t ns[2] = {4096, 14336};
     const int64_t k = 4096;
     fd_tbuf x = FD_TBUF(g, FD_F16, NULL, 512, k), y = FD_TBUF(g, FD_F16, NULL, 512, 14336);
-    for (int ti = 0; ti < 5; ti++)
+    for (int ti = 0; ti < N_QUANT; ti++)
         for (int s = 0; s < 2; s++) {
             fd_ggml_type t = TYPES[ti];
             size_t rb = fd__row_bytes(t, k), bytes = (size_t)ns[s] * rb;
@@ -281,6 +359,7 @@ static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }
 
 FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_reference_every_type), FD_CASE(cpu_known_q4_0),
-             FD_CASE(bad_input), FD_CASE(table_agrees), FD_CASE(gpu_known_q4_0),
+             FD_CASE(cpu_known_q5_0), FD_CASE(cpu_row_kernels), FD_CASE(bad_input),
+             FD_CASE(table_agrees), FD_CASE(gpu_known_q4_0), FD_CASE(gpu_known_q5_0),
              FD_CASE(gpu_vs_reference), FD_CASE(gpu_unaligned), FD_CASE(bench),
              FD_CASE(teardown))

@@ -8,6 +8,8 @@
 //      sequences, big tiles for prefill chunks, each possibly split over the KV range;
 //   4. merge (a CTA per output row, the splits read in parallel): log-sum-exp
 //      merge of the splits; memory-bound, splits * (head_dim + 1) * 4 bytes per row.
+// Sliding window: a tile's keys (and so its splits) start at its first row's
+// window start aa_win_lo; each row masks the keys before its own.
 #ifndef FD_OPS_CUDA_APPEND_ATTENTION_CUH
 #define FD_OPS_CUDA_APPEND_ATTENTION_CUH
 
@@ -23,7 +25,13 @@ struct aa_params {
     float *part_lse;   // [splits, token_num, n_q], log2 domain
     int *err;
     int op, group, bs_shift;
+    int win;           // sliding window, INT_MAX when off: pos - win never overflows
 };
+
+// First key a query at position pos sees (0 without a sliding window).
+static __device__ __forceinline__ int aa_win_lo(const aa_params &p, int pos) {
+    return max(0, pos - p.win + 1);
+}
 
 // Element type the tensor cores take for a storage dtype.
 template <typename T> struct aa_mt;
@@ -178,9 +186,10 @@ static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {
 // a CTA of 128 threads per row, HD/4 threads per split row (one float4 each),
 // 128/(HD/4) split groups striding over the splits, so a long context's 128
 // splits are read with many loads in flight instead of one after another.
+// k0: the tile's first key (split s starts at k0 + s * chunk).
 template <typename T, int HD>
 static __device__ __forceinline__ void aa_merge_row(const aa_params &p, int64_t t, int qh,
-                                                    int pos, int splits, int chunk) {
+                                                    int pos, int k0, int splits, int chunk) {
     constexpr int CPR = HD / 4, SG = 128 / CPR;
     static_assert(CPR <= 128 && 128 % CPR == 0, "merge mapping");
     __shared__ float4 red[128];
@@ -188,9 +197,12 @@ static __device__ __forceinline__ void aa_merge_row(const aa_params &p, int64_t 
     const fd__attn_args &a = p.a;
     const int tid = threadIdx.x, lane = tid & 31, c = tid % CPR, g = tid / CPR;
     const int64_t row = t * a.n_q + qh, split_stride = a.token_num * a.n_q;
-    const int ns = min(pos / chunk + 1, splits);
+    // Splits [s0, ns): from the one with the row's first visible key to the one
+    // with the row itself; the others hold none of its keys (and one starting
+    // past the tile's last row did not run: its partials are garbage).
+    const int s0 = (aa_win_lo(p, pos) - k0) / chunk, ns = min((pos - k0) / chunk + 1, splits);
     float mx = -INFINITY;
-    for (int s = tid; s < ns; s += 128) mx = fmaxf(mx, p.part_lse[s * split_stride + row]);
+    for (int s = s0 + tid; s < ns; s += 128) mx = fmaxf(mx, p.part_lse[s * split_stride + row]);
 #pragma unroll
     for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
     if (lane == 0) wred[tid / 32] = mx;
@@ -199,7 +211,7 @@ static __device__ __forceinline__ void aa_merge_row(const aa_params &p, int64_t 
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
     float den = 0.f;
 #pragma unroll 4
-    for (int s = g; s < ns; s += SG) {
+    for (int s = s0 + g; s < ns; s += SG) {
         const float lse = p.part_lse[s * split_stride + row];
         const float w = lse == -INFINITY ? 0.f : exp2f(lse - mx);
         const float4 v = *(const float4 *)(p.part_o + (s * split_stride + row) * HD + c * 4);
@@ -236,8 +248,8 @@ static __global__ void __launch_bounds__(128) aa_merge_small_kernel(aa_params p)
     const fd__attn_args &a = p.a;
     const int b = blockIdx.x, kvh = blockIdx.y, r = blockIdx.z, len = a.seq_lens_this_time[b];
     if (!p.seq_ok[b] || len <= 0 || len * p.group > 16 || r >= len * p.group) return;
-    const int j = r / p.group, qh = kvh * p.group + r % p.group;
-    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[b] + j, qh, a.seq_lens_decoder[b] + j,
+    const int j = r / p.group, qh = kvh * p.group + r % p.group, dec = a.seq_lens_decoder[b];
+    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[b] + j, qh, dec + j, aa_win_lo(p, dec),
                         a.plan.splits_small, a.plan.chunk_small);
 }
 
@@ -252,11 +264,12 @@ static __global__ void __launch_bounds__(128) aa_merge_big_kernel(aa_params p, i
         int mid = (lo + hi + 1) / 2;
         if (p.big_start[mid] <= tile) lo = mid; else hi = mid - 1;
     }
-    const int r = (tile - p.big_start[lo]) * bm + (int)blockIdx.z;
+    const int row0 = (tile - p.big_start[lo]) * bm, r = row0 + (int)blockIdx.z;
     if (r >= a.seq_lens_this_time[lo] * p.group) return;
     const int j = r / p.group, qh = (int)blockIdx.y * p.group + r % p.group;
-    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[lo] + j, qh, a.seq_lens_decoder[lo] + j,
-                        a.plan.splits_big, a.plan.chunk_big);
+    const int dec = a.seq_lens_decoder[lo], k0 = aa_win_lo(p, dec + row0 / p.group);
+    aa_merge_row<T, HD>(p, (int64_t)a.cu_seqlens_q[lo] + j, qh, dec + j, k0, a.plan.splits_big,
+                        a.plan.chunk_big);
 }
 
 #endif

@@ -127,7 +127,9 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tq = lane & 3;
     const int dec = a.seq_lens_decoder[b];
     const int kv_end = dec + (row0 + rows - 1) / p.group + 1;  // keys the last row sees
-    const int kv_begin = split * chunk, kv_stop = min(kv_end, kv_begin + chunk);
+    // no row sees a key before the first row's window start: the splits start there
+    const int kv_begin = aa_win_lo(p, dec + row0 / p.group) + split * chunk;
+    const int kv_stop = min(kv_end, kv_begin + chunk);
     if (kv_begin >= kv_stop) return;
     const float s2 = a.scale * 1.4426950408889634f;  // exp2 domain
     aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kv_begin, kv_stop);
@@ -183,12 +185,15 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
         __syncthreads();  // every warp is done with sK
         if (more) aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kt + C::BN, kv_stop);
         CP::commit();
-        // mask (causal, the split's end, padding rows), then the online softmax
+        // mask (causal, sliding window, the split's end, padding rows), then
+        // the online softmax; row h sees keys (rp[h] - win, rp[h]]
         float mx[RH];
 #pragma unroll
         for (int h = 0; h < RH; h++) mx[h] = -INFINITY;
-        if (rr[RH - 1] < rows && kt + C::BN <= kv_stop && kt + C::BN - 1 <= rp[0]) {
-            // every key of the tile is visible to every row of this lane
+        if (rr[RH - 1] < rows && kt + C::BN <= kv_stop && kt + C::BN - 1 <= rp[0] &&
+            kt > rp[RH - 1] - p.win) {
+            // every key of the tile is visible to every row of this lane (rp
+            // increases with h: rp[0] ends the causal range, rp[RH-1] starts the window)
 #pragma unroll
             for (int h = 0; h < RH; h++)
 #pragma unroll
@@ -208,7 +213,8 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
                     for (int e = 0; e < 2; e++) {
                         const int k = kt + n * 8 + 2 * tq + e;
                         float &v = s[h >> 1][n][(h & 1) * 2 + e];
-                        v = rr[h] < rows && k < kv_stop && k <= rp[h] ? v * s2 : -INFINITY;
+                        v = rr[h] < rows && k < kv_stop && k <= rp[h] && k > rp[h] - p.win
+                                ? v * s2 : -INFINITY;
                         mx[h] = fmaxf(mx[h], v);
                     }
         }

@@ -9,6 +9,8 @@
 // Roofline: decode (BM=16) reads every cached K/V byte once per kv head and does
 // ~2*G flops per K/V element: memory-bound, 16-byte loads, split-KV to fill the
 // GPU. Prefill (BM=64) does 4*BM flops per K/V element loaded: tensor-core bound.
+// Sliding window: the KV range starts at the first row's window start (tiles
+// wholly before every row's window are never loaded); rows mask the rest.
 #ifndef FD_OPS_CUDA_APPEND_ATTENTION_TILE_CUH
 #define FD_OPS_CUDA_APPEND_ATTENTION_TILE_CUH
 
@@ -204,18 +206,19 @@ static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t 
 }
 
 // Online softmax of the S tile by its row owners; writes P and the rows' alpha.
-// Returns this thread's alpha (1 = the row's max did not move).
+// Returns this thread's alpha (1 = the row's max did not move). A row sees
+// keys (pos - win, pos]: causal, and its sliding window (win = INT_MAX: none).
 template <class C>
 static __device__ float aa_softmax(const float *sS, uint16_t *sP, float *sA, float &m, float &l,
                                    int rows, int kt, int kv_stop, int pos_base, int group,
-                                   int row0, float s2) {
+                                   int row0, int win, float s2) {
     const int r = threadIdx.x / C::TPR, sub = threadIdx.x % C::TPR;
     const int pos = pos_base + (row0 + r) / group;  // the row's own position
     float v[C::BN / C::TPR], mx = -INFINITY;
 #pragma unroll
     for (int i = 0; i < C::BN / C::TPR; i++) {
         int c = sub + i * C::TPR, k = kt + c;
-        bool ok = r < rows && k < kv_stop && k <= pos;
+        bool ok = r < rows && k < kv_stop && k <= pos && k > pos - win;
         v[i] = ok ? sS[r * C::LDS + c] * s2 : -INFINITY;
         mx = fmaxf(mx, v[i]);
     }
@@ -352,7 +355,9 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     const int warp = threadIdx.x / 32, wm = warp / C::WN, wn = warp % C::WN;
     const int dec = a.seq_lens_decoder[b];
     const int kv_end = dec + (row0 + rows - 1) / p.group + 1;  // keys the last row sees
-    const int kv_begin = split * chunk, kv_stop = min(kv_end, kv_begin + chunk);
+    // no row sees a key before the first row's window start: the splits start there
+    const int kv_begin = aa_win_lo(p, dec + row0 / p.group) + split * chunk;
+    const int kv_stop = min(kv_end, kv_begin + chunk);
     if (kv_begin >= kv_stop) return;
     const float ks = C::INT8 ? a.k_scale[kvh] : 1.f, vs = C::INT8 ? a.v_scale[kvh] : 1.f;
     const float s2 = a.scale * 1.4426950408889634f * ks;  // exp2 domain
@@ -390,7 +395,8 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
             if (kt + C::BN < kv_stop) aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kt + C::BN, kv_stop);
             CP::commit();
         }
-        float alpha = aa_softmax<C>(sS, sP, sA, m, l, rows, kt, kv_stop, dec, p.group, row0, s2);
+        float alpha =
+            aa_softmax<C>(sS, sP, sA, m, l, rows, kt, kv_stop, dec, p.group, row0, p.win, s2);
         if constexpr (ASYNC) CP::wait_1();  // V(t) landed (this thread's copies)
         if (__syncthreads_or(alpha != 1.f)) aa_rescale<C>(o, slot, sA, wm);
         aa_pv<C>(o, sP, sV, wm, wn);
@@ -498,6 +504,7 @@ static fd_status aa_launch(const fd__launch *l, const fd__attn_args *a, const ch
     p.err = l->err;
     p.op = l->op;
     p.group = a->n_q / a->n_kv;
+    p.win = a->window > 0 ? a->window : 0x7fffffff;
     while ((1 << p.bs_shift) < a->block_size) p.bs_shift++;
     char *ws = (char *)a->workspace;
     p.seq_ok = (int *)ws;

@@ -4,10 +4,10 @@
 // (same products in the same order; Q4_1/Q4_K may differ by one FMA rounding).
 //
 // Unit of work: a "piece" = 8 consecutive weights of a 32-element unit. For the
-// 32-element formats (Q4_0, Q4_1, Q8_0) the unit is a block; for the K-quants
+// 32-element formats (Q4_0, Q4_1, Q5_0, Q8_0) the unit is a block; for the K-quants
 // (Q4_K, Q6_K: 256-element super-blocks) it is sub-block `u` (0..7); for the float
 // types it is 32 elements starting at `b`. Only 2-byte loads touch quantized
-// blocks (block sizes 18/20/34/144/210 bytes keep only 2-byte alignment).
+// blocks (block sizes 18/20/22/34/144/210 bytes keep only 2-byte alignment).
 // Integer -> float uses the 2^23 magic number (one LOP + one FADD, full rate)
 // instead of I2F, which runs at a quarter rate and would bound the decode GEMV.
 #ifndef FD_OPS_CUDA_GGUF_DEQUANT_CUH
@@ -23,6 +23,7 @@ template <> struct gq_traits<FD_GGML_F16> { enum { BE = 1, BB = 2, FLT = 1 }; };
 template <> struct gq_traits<FD_GGML_BF16> { enum { BE = 1, BB = 2, FLT = 1 }; };
 template <> struct gq_traits<FD_GGML_Q4_0> { enum { BE = 32, BB = 18, FLT = 0 }; };
 template <> struct gq_traits<FD_GGML_Q4_1> { enum { BE = 32, BB = 20, FLT = 0 }; };
+template <> struct gq_traits<FD_GGML_Q5_0> { enum { BE = 32, BB = 22, FLT = 0 }; };
 template <> struct gq_traits<FD_GGML_Q8_0> { enum { BE = 32, BB = 34, FLT = 0 }; };
 template <> struct gq_traits<FD_GGML_Q4_K> { enum { BE = 256, BB = 144, FLT = 0 }; };
 template <> struct gq_traits<FD_GGML_Q6_K> { enum { BE = 256, BB = 210, FLT = 0 }; };
@@ -35,6 +36,7 @@ template <> struct gq_traits<FD_GGML_Q6_K> { enum { BE = 256, BB = 210, FLT = 0 
     case FD_GGML_BF16: { constexpr int TY = FD_GGML_BF16; __VA_ARGS__; } break; \
     case FD_GGML_Q4_0: { constexpr int TY = FD_GGML_Q4_0; __VA_ARGS__; } break; \
     case FD_GGML_Q4_1: { constexpr int TY = FD_GGML_Q4_1; __VA_ARGS__; } break; \
+    case FD_GGML_Q5_0: { constexpr int TY = FD_GGML_Q5_0; __VA_ARGS__; } break; \
     case FD_GGML_Q8_0: { constexpr int TY = FD_GGML_Q8_0; __VA_ARGS__; } break; \
     case FD_GGML_Q4_K: { constexpr int TY = FD_GGML_Q4_K; __VA_ARGS__; } break; \
     case FD_GGML_Q6_K: { constexpr int TY = FD_GGML_Q6_K; __VA_ARGS__; } break; \
@@ -87,6 +89,15 @@ static __device__ __forceinline__ void gq_piece(const uint8_t *b, int u, int p, 
         const int sh = (p >> 1) * 4;
 #pragma unroll
         for (int e = 0; e < 8; e++) w[e] = d * gq_i2f((gq_byte(q, e) >> sh) & 0xf, 0.0f) + m;
+    } else if constexpr (TY == FD_GGML_Q5_0) {
+        // qh (bytes 2..5) holds bit 4 of weight j at bit j; piece p covers weights 8p..8p+7
+        const float d = gq_h(b);
+        const uint32_t hb = (gq_u16(b + 2) | (gq_u16(b + 4) << 16)) >> (p * 8);
+        gq_bytes8(b + 6 + (p & 1) * 8, q);
+        const int sh = (p >> 1) * 4;
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            w[e] = d * gq_i2f(((gq_byte(q, e) >> sh) & 0xf) | (((hb >> e) & 1) << 4), 16.0f);
     } else if constexpr (TY == FD_GGML_Q8_0) {
         const float d = gq_h(b);
         gq_bytes8(b + 2 + p * 8, q);

@@ -7,7 +7,7 @@
 //   M <= 8 is < 30 FLOP/byte, memory bound on the weights. Each warp owns GV_R
 //   weight rows; per segment of GV_UNITS*32 elements it stages those rows' bytes
 //   into shared memory with the widest loads the alignment allows (16 bytes for
-//   the usual shapes: block sizes 18/20/34/210 forbid 16-byte loads straight into
+//   the usual shapes: block sizes 18/20/22/34/210 forbid 16-byte loads straight into
 //   registers), then every lane dequantizes whole 32-element units from shared
 //   memory and dots them with the M rows of x, loaded once per unit and reused for
 //   the GV_R rows (x is small and L1/L2-resident); warp-shuffle reduction.
