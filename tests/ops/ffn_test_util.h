@@ -35,7 +35,7 @@ static inline void ffn_round(fd_dtype dt, float *v, int64_t n) {
 }
 
 static inline float *ffn_random(uint64_t seed, int64_t n, float scale) {
-    float *v = malloc((size_t)n * sizeof(float) + 4);
+    float *v = calloc((size_t)n + 1, sizeof(float));
     uint64_t s = seed;
     for (int64_t i = 0; i < n; i++) v[i] = fd_test_randf(&s) * scale;
     return v;
