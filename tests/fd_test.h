@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fdeploy/fdeploy.h"
 
@@ -196,6 +197,13 @@ static inline void fd_tbuf_free(fd_tbuf *b) {
 }
 
 // Deterministic random numbers for tests.
+// Seconds on a monotonic clock (timings stated by tests).
+static inline double fd_test_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static inline uint64_t fd_test_rand(uint64_t *s) {
     uint64_t x = *s ? *s : 88172645463325252ull;
     x ^= x << 13;

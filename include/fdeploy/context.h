@@ -34,6 +34,17 @@ fd_status fd_ctx_memset(fd_ctx *ctx, void *dst, int value, size_t bytes);
 fd_status fd_ctx_copy_2d(fd_ctx *ctx, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
                          size_t width_bytes, size_t rows);
 
+// Graphs (CUDA graphs): the work queued on ctx between capture_begin and
+// capture_end is recorded instead of run, and fd_graph_launch replays it with one
+// launch (same buffers, same shapes; the data in the buffers may change). Nothing
+// queued may synchronize meanwhile. capture_end always ends the capture; on failure
+// *out is NULL and the error says why. CPU contexts: FD_ERR_UNSUPPORTED_DTYPE.
+typedef struct fd_graph fd_graph;
+fd_status fd_ctx_capture_begin(fd_ctx *ctx);
+fd_status fd_ctx_capture_end(fd_ctx *ctx, fd_graph **out);
+fd_status fd_graph_launch(fd_ctx *ctx, fd_graph *g);
+void fd_graph_free(fd_graph *g);
+
 // Waits for queued work and reports the first error a kernel raised since the
 // last sync (e.g. an out-of-range token id), naming the op.
 fd_status fd_ctx_sync(fd_ctx *ctx);

@@ -44,6 +44,7 @@ struct fd__gpu_runner {
     fd_tensor out_norm, rotary, rotary_swa, workspace;
     fd_tensor split;                                           // f16 [T, widest part] (split groups)
     int64_t split_cols;
+    fd_graph **graphs;   // [max_seqs + 1]: decode step of batch size S (NULL = not yet); NULL = off
     // Gemma's residual stream outgrows f16 (~1e5 in Gemma 3 270M): it is kept scaled by
     // res_scale, folded into the embedding scale and the post-norm weights (every other
     // norm is scale-invariant, and eps stays negligible).
@@ -270,6 +271,9 @@ fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int bloc
     if (s == FD_OK) s = upload_stacked(r, &r->output, outw, 1);
     if (s == FD_OK) s = upload_f32(r, &r->out_norm, &m->out_norm);
     if (s == FD_OK) s = alloc_activations(r);
+    const char *eg = getenv("FDEPLOY_CUDA_GRAPH");
+    if (s == FD_OK && !(eg && strcmp(eg, "0") == 0) && !(r->graphs = calloc((size_t)max_seqs + 1, sizeof *r->graphs)))
+        s = fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
     if (s == FD_OK) s = fd_ctx_sync(ctx);
     if (s != FD_OK) {
         fd__gpu_runner_free(r);
@@ -281,6 +285,8 @@ fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int bloc
 
 void fd__gpu_runner_free(fd__gpu_runner *r) {
     if (!r) return;
+    for (int i = 0; r->graphs && i <= r->max_seqs; i++) fd_graph_free(r->graphs[i]);
+    free(r->graphs);
     for (int i = 0; i < r->n_allocs; i++) fd_ctx_release(r->ctx, r->allocs[i]);
     free(r->allocs);
     free(r->L);
@@ -402,6 +408,40 @@ static fd_status download_logits(fd__gpu_runner *r, const fd__cpu_batch *b, int 
     return FD_OK;
 }
 
+// The kernels of one step, metadata already on the device: embeddings, layers, LM head.
+static fd_status run_kernels(fd__gpu_runner *r, int T, int S) {
+    fd_tensor ids = rows_of(&r->ids, T), x = rows_of(&r->x, T);
+    FD_TRY(fd_gguf_get_rows(r->ctx, &r->embd.t, r->embd.type, &ids, &x));
+    float es = r->m->info.embd_scale * r->res_scale;
+    if (es != 1.0f) FD_TRY(fd_scale(r->ctx, &x, es, &x));
+    for (int l = 0; l < r->m->info.n_layer; l++) {
+        fd_tensor o = rows_of(&r->o, T);
+        FD_TRY(layer(r, l, T, S, l ? &o : NULL));
+    }
+    return lm_head(r, T, S);
+}
+
+// Decode steps (one token per sequence) replay a CUDA graph of run_kernels recorded
+// for that batch size: one launch instead of ~11 per layer, which is what bounds a
+// small model's decode. Every buffer and shape is fixed per size; only the data the
+// step uploaded changes. If recording fails, graphs are turned off and the step runs
+// eagerly (FDEPLOY_CUDA_GRAPH=0 turns them off from the start).
+static fd_status decode_graph(fd__gpu_runner *r, int S) {
+    if (!r->graphs[S]) {
+        fd_graph *g = NULL;
+        FD_TRY(fd_ctx_capture_begin(r->ctx));
+        fd_status s = run_kernels(r, S, S), e = fd_ctx_capture_end(r->ctx, &g);
+        if (s != FD_OK || e != FD_OK) {
+            fd__log(FD_LOG_WARN, "CUDA graphs off, decode steps run kernel by kernel: %s", fd_last_error());
+            free(r->graphs);
+            r->graphs = NULL;
+            return run_kernels(r, S, S);
+        }
+        r->graphs[S] = g;
+    }
+    return fd_graph_launch(r->ctx, r->graphs[S]);
+}
+
 // Everything up to the logits on the device; *T_out = tokens in the batch (0: nothing to run).
 static fd_status forward_to_logits(fd__gpu_runner *r, const fd__cpu_batch *b, int *T_out) {
     int T = 0, S = b->n_seqs;
@@ -411,16 +451,9 @@ static fd_status forward_to_logits(fd__gpu_runner *r, const fd__cpu_batch *b, in
         return fd__error(FD_ERR_INVALID_ARG, "gpu forward: %d tokens / %d sequences exceed %d / %d", T, S,
                          r->max_tokens, r->max_seqs);
     FD_TRY(upload_batch(r, b, T));
-    fd_tensor ids = rows_of(&r->ids, T), x = rows_of(&r->x, T);
-    FD_TRY(fd_gguf_get_rows(r->ctx, &r->embd.t, r->embd.type, &ids, &x));
-    float es = r->m->info.embd_scale * r->res_scale;
-    if (es != 1.0f) FD_TRY(fd_scale(r->ctx, &x, es, &x));
-    for (int l = 0; l < r->m->info.n_layer; l++) {
-        fd_tensor o = rows_of(&r->o, T);
-        FD_TRY(layer(r, l, T, S, l ? &o : NULL));
-    }
     *T_out = T;
-    return lm_head(r, T, S);
+    if (T == S && S <= r->max_seqs && r->graphs) return decode_graph(r, S);
+    return run_kernels(r, T, S);
 }
 
 fd_status fd__gpu_forward(fd__gpu_runner *r, const fd__cpu_batch *b, float *logits) {

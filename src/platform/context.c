@@ -121,6 +121,36 @@ fd_status fd_ctx_copy_2d(fd_ctx *c, void *dst, size_t dst_pitch, const void *src
     return FD_OK;
 }
 
+fd_status fd_ctx_capture_begin(fd_ctx *c) {
+#if FD_WITH_CUDA
+    if (c->device != FD_CPU_DEVICE) return fd__cuda_capture_begin(c->device, c->stream);
+#endif
+    return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "fd_ctx_capture_begin: graphs need a CUDA context");
+}
+
+fd_status fd_ctx_capture_end(fd_ctx *c, fd_graph **out) {
+    *out = NULL;
+#if FD_WITH_CUDA
+    if (c->device != FD_CPU_DEVICE) return fd__cuda_capture_end(c->device, c->stream, (void **)out);
+#endif
+    return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "fd_ctx_capture_end: graphs need a CUDA context");
+}
+
+fd_status fd_graph_launch(fd_ctx *c, fd_graph *g) {
+#if FD_WITH_CUDA
+    if (c->device != FD_CPU_DEVICE && g) return fd__cuda_graph_launch(c->device, g, c->stream);
+#endif
+    return fd__error(FD_ERR_INVALID_ARG, "fd_graph_launch: no graph, or not a CUDA context");
+}
+
+void fd_graph_free(fd_graph *g) {
+#if FD_WITH_CUDA
+    fd__cuda_graph_free(g);
+#else
+    (void)g;
+#endif
+}
+
 #if FD_WITH_CUDA
 static const char *kerr_text(int kind) {
     switch (kind) {

@@ -30,6 +30,10 @@ fd_status fd__cuda_memset(int device, void *dst, int value, size_t bytes, void *
 fd_status fd__cuda_copy_2d(int device, void *dst, size_t dst_pitch, const void *src, size_t src_pitch,
                            size_t width, size_t rows, void *stream);
 fd_status fd__cuda_sync(int device, void *stream);
+fd_status fd__cuda_capture_begin(int device, void *stream);
+fd_status fd__cuda_capture_end(int device, void *stream, void **graph_exec);
+fd_status fd__cuda_graph_launch(int device, void *graph_exec, void *stream);
+void fd__cuda_graph_free(void *graph_exec);
 
 #ifdef __cplusplus
 }

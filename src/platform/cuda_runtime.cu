@@ -134,6 +134,38 @@ extern "C" fd_status fd__cuda_copy_2d(int device, void *dst, size_t dst_pitch, c
     return FD_OK;
 }
 
+extern "C" fd_status fd__cuda_capture_begin(int device, void *stream) {
+    FD_CUDA_TRY(cudaSetDevice(device));
+    FD_CUDA_TRY(cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeThreadLocal));
+    return FD_OK;
+}
+
+extern "C" fd_status fd__cuda_capture_end(int device, void *stream, void **graph_exec) {
+    cudaGraph_t g = NULL;
+    cudaGraphExec_t x = NULL;
+    *graph_exec = NULL;
+    cudaSetDevice(device);
+    cudaError_t e = cudaStreamEndCapture((cudaStream_t)stream, &g);
+    if (e == cudaSuccess) e = cudaGraphInstantiateWithFlags(&x, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+        cudaGetLastError();  // a broken capture is not sticky: clear it
+        return fd__error(FD_ERR_CUDA, "CUDA graph capture failed: %s", cudaGetErrorString(e));
+    }
+    *graph_exec = x;
+    return FD_OK;
+}
+
+extern "C" fd_status fd__cuda_graph_launch(int device, void *graph_exec, void *stream) {
+    FD_CUDA_TRY(cudaSetDevice(device));
+    FD_CUDA_TRY(cudaGraphLaunch((cudaGraphExec_t)graph_exec, (cudaStream_t)stream));
+    return FD_OK;
+}
+
+extern "C" void fd__cuda_graph_free(void *graph_exec) {
+    if (graph_exec) cudaGraphExecDestroy((cudaGraphExec_t)graph_exec);
+}
+
 extern "C" fd_status fd__cuda_sync(int device, void *stream) {
     FD_CUDA_TRY(cudaSetDevice(device));
     FD_CUDA_TRY(cudaStreamSynchronize((cudaStream_t)stream));
