@@ -8,20 +8,9 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/model_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "add";
-
-static int same_shape(const fd_tensor *a, const fd_tensor *b) {
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->ne[i] != b->ne[i]) return 0;
-    return 1;
-}
-
-static int overlaps(const void *p, const void *q, size_t n) {
-    const char *a = p, *b = q;
-    return n && a < b + n && b < a + n;
-}
 
 fd_status fd_add(fd_ctx *ctx, const fd_tensor *a, const fd_tensor *b, fd_tensor *out) {
     if (!a || !b || !out)
@@ -33,12 +22,12 @@ fd_status fd_add(fd_ctx *ctx, const fd_tensor *a, const fd_tensor *b, fd_tensor 
     if (b->dtype != a->dtype || out->dtype != a->dtype)
         return fd__error(FD_ERR_INVALID_ARG, "%s: dtypes differ (a %s, b %s, out %s)", OP,
                          fd_dtype_name(a->dtype), fd_dtype_name(b->dtype), fd_dtype_name(out->dtype));
-    if (!same_shape(a, b) || !same_shape(a, out) || a->ndim < 0 || a->ndim > FD_MAX_DIMS)
+    if (!fd__same_shape(a, b) || !fd__same_shape(a, out) || a->ndim < 0 || a->ndim > FD_MAX_DIMS)
         return fd__error(FD_ERR_INVALID_ARG, "%s: a, b and out must have the same shape", OP);
     int64_t n = fd_tensor_numel(a);
     size_t bytes = fd_tensor_bytes(a);
-    if ((out->data != a->data && overlaps(out->data, a->data, bytes)) ||
-        (out->data != b->data && overlaps(out->data, b->data, bytes)))
+    if ((out->data != a->data && fd__overlaps(out->data, bytes, a->data, bytes)) ||
+        (out->data != b->data && fd__overlaps(out->data, bytes, b->data, bytes)))
         return fd__error(FD_ERR_INVALID_ARG, "%s: out partly overlaps a or b; out may only be "
                          "a or b itself", OP);
     int variant;

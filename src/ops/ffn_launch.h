@@ -29,6 +29,20 @@ float fd__ffn_get(fd_dtype dt, const void *p, int64_t i);
 void fd__ffn_set(fd_dtype dt, void *p, int64_t i, float v);
 void fd__ffn_host_fill(fd_dtype dt, void *dst, const float *src, int64_t n);
 
+// A gated activation (out = act(x[:, :I]) * x[:, I:]) for the shared self-check
+// (gated_act_check.c): known[2 * n_known] gate values then up values (n_known <= 8),
+// act in double, the f32 tolerance, and the random case's seed.
+typedef struct fd__gated_act {
+    fd_status (*op)(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out);
+    double (*act)(double);
+    const float *known;
+    int n_known;
+    double tol_f32;
+    uint64_t seed;
+} fd__gated_act;
+fd_check_result fd__check_gated_act(const fd__gated_act *g, fd_ctx *ctx, fd_ctx *cpu, fd_dtype dt,
+                                    char *detail, size_t n);
+
 // Validates a matmul's tensors (shared by matmul and matmul_wint8) and fills *out.
 fd_status fd__matmul_prepare(const char *op, const fd_tensor *a, const fd_tensor *w,
                              const fd_tensor *scale, const fd_tensor *c,

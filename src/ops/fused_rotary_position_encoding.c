@@ -11,6 +11,7 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/layers_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "fused_rotary_position_encoding";
 
@@ -79,12 +80,6 @@ static fd_status check_heads(const char *name, const fd_tensor *t, int dt, int64
     return FD_OK;
 }
 
-static int overlaps(const fd_tensor *a, const fd_tensor *b) {
-    const char *pa = a->data, *pb = b->data;
-    size_t na = fd_tensor_bytes(a), nb = fd_tensor_bytes(b);
-    return na && nb && pa < pb + nb && pb < pa + na;
-}
-
 static fd_status check_cache(const fd_tensor *cache, fd_dtype dt, int head_size) {
     if (cache && cache->dtype != FD_F32 && cache->dtype != dt)
         return fd__error(FD_ERR_INVALID_ARG, "%s: cos_sin_cache is %s; it must be f32 or %s "
@@ -118,7 +113,7 @@ fd_status fd_fused_rotary_position_encoding(fd_ctx *ctx, fd_tensor *query, fd_te
                          "batch", OP, (long long)a.num_tokens, ROPE_MAX_TOKENS);
     FD_TRY(check_heads("query", query, -1, a.num_tokens, head_size, &a.n_q_heads));
     if (key) FD_TRY(check_heads("key", key, (int)a.dtype, a.num_tokens, head_size, &a.n_kv_heads));
-    if (key && overlaps(query, key))
+    if (key && fd__tensors_overlap(query, key))
         return fd__error(FD_ERR_INVALID_ARG, "%s: key overlaps query; pass separate buffers "
                          "(or key = NULL)", OP);
     FD_TRY(FD_CHECK_T(OP, "position_ids", position_ids, FD_I32, a.num_tokens));

@@ -11,6 +11,7 @@
 #include "ops/quant_cpu.h"
 #include "ops/check_util.h"
 #include "ops/model_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "gguf_matmul";
 
@@ -77,11 +78,6 @@ static fd_status ref_gguf_matmul(const fd__gguf_matmul_args *a) {
     return FD_OK;
 }
 
-static int overlaps(const void *p, size_t pn, const void *q, size_t qn) {
-    const char *a = p, *b = q;
-    return pn && qn && a < b + qn && b < a + pn;
-}
-
 static fd_status prepare(const fd_tensor *x, const fd_tensor *w, fd_ggml_type wtype, int64_t k,
                          const fd_tensor *y, fd__gguf_matmul_args *a) {
     int gran;
@@ -103,8 +99,8 @@ static fd_status prepare(const fd_tensor *x, const fd_tensor *w, fd_ggml_type wt
                          "split the call", OP, (long long)x->ne[0], (long long)w->ne[0],
                          (long long)k);
     size_t yb = fd_tensor_bytes(y);
-    if (overlaps(y->data, yb, x->data, fd_tensor_bytes(x)) ||
-        overlaps(y->data, yb, w->data, fd_tensor_bytes(w)))
+    if (fd__overlaps(y->data, yb, x->data, fd_tensor_bytes(x)) ||
+        fd__overlaps(y->data, yb, w->data, fd_tensor_bytes(w)))
         return fd__error(FD_ERR_INVALID_ARG, "%s: y overlaps x or w; give y its own buffer", OP);
     memset(a, 0, sizeof *a);
     a->x = x->data;

@@ -9,6 +9,7 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/ffn_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "matmul";
 
@@ -33,11 +34,6 @@ void fd__ffn_host_fill(fd_dtype dt, void *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) fd__ffn_set(dt, dst, i, src[i]);
 }
 
-static int overlaps(const void *p, size_t pn, const void *q, size_t qn) {
-    const char *a = p, *b = q;
-    return pn && qn && a < b + qn && b < a + pn;
-}
-
 fd_status fd__matmul_prepare(const char *op, const fd_tensor *a, const fd_tensor *w,
                              const fd_tensor *scale, const fd_tensor *c,
                              fd__matmul_args *out) {
@@ -55,8 +51,8 @@ fd_status fd__matmul_prepare(const char *op, const fd_tensor *a, const fd_tensor
                          "%s: M=%lld N=%lld K=%lld; each must be <= 2^31-1, split the call",
                          op, (long long)m, (long long)n, (long long)k);
     size_t cb = fd_tensor_bytes(c);
-    if (overlaps(c->data, cb, a->data, fd_tensor_bytes(a)) ||
-        overlaps(c->data, cb, w->data, fd_tensor_bytes(w)))
+    if (fd__overlaps(c->data, cb, a->data, fd_tensor_bytes(a)) ||
+        fd__overlaps(c->data, cb, w->data, fd_tensor_bytes(w)))
         return fd__error(FD_ERR_INVALID_ARG, "%s: c overlaps a or w; give c its own buffer", op);
     memset(out, 0, sizeof *out);
     out->a = a->data;

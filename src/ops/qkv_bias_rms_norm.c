@@ -10,6 +10,7 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/layers_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "qkv_bias_rms_norm";
 
@@ -45,12 +46,6 @@ static fd_status ref_qkv_bias_rms_norm(const fd__qkv_norm_args *a) {
     return FD_OK;
 }
 
-static int overlaps(const fd_tensor *p, const fd_tensor *q) {
-    const char *a = p->data, *b = q->data;
-    size_t pn = fd_tensor_bytes(p), qn = fd_tensor_bytes(q);
-    return pn && qn && a < b + qn && b < a + pn;
-}
-
 static fd_status check_heads(int nq, int nkv, int hd) {
     if (nq < 1 || nkv < 1)
         return fd__error(FD_ERR_INVALID_ARG, "%s: n_q_heads = %d, n_kv_heads = %d; both must be "
@@ -66,7 +61,7 @@ static fd_status check_input(const char *name, const fd_tensor *t, int64_t n,
                              const fd_tensor *qkv) {
     if (!t) return FD_OK;
     FD_TRY(FD_CHECK_T(OP, name, t, FD_F32, n));
-    if (overlaps(t, qkv))
+    if (fd__tensors_overlap(t, qkv))
         return fd__error(FD_ERR_INVALID_ARG, "%s: %s overlaps qkv; pass a separate buffer", OP,
                          name);
     return FD_OK;

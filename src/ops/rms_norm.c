@@ -9,6 +9,7 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/model_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "rms_norm";
 
@@ -33,11 +34,6 @@ static fd_status ref_rms_norm(const fd__rms_norm_args *a) {
     return FD_OK;
 }
 
-static int overlaps(const void *p, size_t pn, const void *q, size_t qn) {
-    const char *a = p, *b = q;
-    return pn && qn && a < b + qn && b < a + pn;
-}
-
 fd_status fd_rms_norm(fd_ctx *ctx, fd_tensor *x, const fd_tensor *residual, const fd_tensor *w,
                       float eps, fd_tensor *out) {
     FD_TRY(FD_CHECK_T(OP, "x", x, -1, -1, -1));
@@ -52,9 +48,9 @@ fd_status fd_rms_norm(fd_ctx *ctx, fd_tensor *x, const fd_tensor *residual, cons
     FD_TRY(FD_CHECK_T(OP, "w", w, FD_F32, d));
     FD_TRY(FD_CHECK_T(OP, "out", out, (int)x->dtype, m, d));
     size_t ob = fd_tensor_bytes(out);
-    if ((out->data != x->data && overlaps(out->data, ob, x->data, ob)) ||
-        (residual && overlaps(out->data, ob, residual->data, ob)) ||
-        (residual && overlaps(x->data, ob, residual->data, ob)))
+    if ((out->data != x->data && fd__overlaps(out->data, ob, x->data, ob)) ||
+        (residual && fd__overlaps(out->data, ob, residual->data, ob)) ||
+        (residual && fd__overlaps(x->data, ob, residual->data, ob)))
         return fd__error(FD_ERR_INVALID_ARG, "%s: out overlaps x or residual, or x overlaps "
                          "residual; out may only be x itself", OP);
     fd__rms_norm_args a = {x->data, residual ? residual->data : NULL, w->data, out->data,

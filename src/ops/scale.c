@@ -9,20 +9,9 @@
 #include "fdeploy/ops.h"
 #include "ops/check_util.h"
 #include "ops/model_launch.h"
+#include "ops/tensor_check.h"
 
 static const char *OP = "scale";
-
-static int same_shape(const fd_tensor *a, const fd_tensor *b) {
-    if (a->ndim != b->ndim) return 0;
-    for (int i = 0; i < a->ndim; i++)
-        if (a->ne[i] != b->ne[i]) return 0;
-    return 1;
-}
-
-static int overlaps(const void *p, const void *q, size_t n) {
-    const char *a = p, *b = q;
-    return n && a < b + n && b < a + n;
-}
 
 static fd_status validate(const fd_tensor *a, float s, const fd_tensor *out) {
     if (!a || !out)
@@ -33,11 +22,11 @@ static fd_status validate(const fd_tensor *a, float s, const fd_tensor *out) {
     if (out->dtype != a->dtype)
         return fd__error(FD_ERR_INVALID_ARG, "%s: out is %s but a is %s; they must match", OP,
                          fd_dtype_name(out->dtype), fd_dtype_name(a->dtype));
-    if (a->ndim < 0 || a->ndim > FD_MAX_DIMS || !same_shape(a, out))
+    if (a->ndim < 0 || a->ndim > FD_MAX_DIMS || !fd__same_shape(a, out))
         return fd__error(FD_ERR_INVALID_ARG, "%s: a and out must have the same shape", OP);
     if (!isfinite(s))
         return fd__error(FD_ERR_INVALID_ARG, "%s: s = %g; pass a finite scale", OP, (double)s);
-    if (out->data != a->data && overlaps(out->data, a->data, fd_tensor_bytes(a)))
+    if (out->data != a->data && fd__tensors_overlap(out, a))
         return fd__error(FD_ERR_INVALID_ARG, "%s: out partly overlaps a; out may only be a "
                          "itself (in place) or a separate buffer", OP);
     return FD_OK;
