@@ -17,12 +17,6 @@ static const char *repo_path(const char *rel, char *buf, size_t cap) {
     return buf;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int encode_vec(const fd_tokenizer *tok, const char *s, unsigned flags, int32_t *ids, int cap) {
     int n = -1;
     CHECK_OK(fd_tokenizer_encode(tok, s, strlen(s), flags, ids, cap, &n));
@@ -268,9 +262,9 @@ static void run_line(const fd_tokenizer *tok, char *line, fixture_result *r, int
         p = e;
     }
     int n = 0;
-    double t0 = now_s();
+    double t0 = fd_test_now();
     fd_status s = fd_tokenizer_encode(tok, line, len, FD_TOKENIZE_PARSE_SPECIAL, ids, 8192, &n);
-    r->seconds += now_s() - t0;
+    r->seconds += fd_test_now() - t0;
     r->lines++;
     r->tokens += n;
     r->bytes += len;

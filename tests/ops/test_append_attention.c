@@ -664,12 +664,6 @@ ON_GPU(empty) ON_GPU(bad_data) ON_GPU(window_covers_all)
 
 // ---- FD_BENCH=1: decode and prefill timings (f16, 32 q / 8 kv heads, head_dim 128)
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // ms per call of batch c on g (20 timed iterations after 3 warm-ups).
 static double bench_case(fd_ctx *g, aa_t *c) {
     fd_dtype cdt = cache_dt(c);
@@ -696,17 +690,18 @@ static double bench_case(fd_ctx *g, aa_t *c) {
     o.max_q_len = max_q;
     o.max_kv_len = max_kv;
     o.workspace = &wt;
+    o.sliding_window = c->window;
     double t0 = 0;
     for (int it = 0; it < 23; it++) {
         if (it == 3) {
             CHECK_OK(fd_ctx_sync(g));
-            t0 = now_s();
+            t0 = fd_test_now();
         }
         CHECK_OK(fd_append_attention(g, &qkv.t, &kc.t, &vc.t, &cu.t, &dec.t, &len.t, &bt.t, &o,
                                      0.088f, &out.t));
     }
     CHECK_OK(fd_ctx_sync(g));
-    double ms = (now_s() - t0) * 1e3 / 20;
+    double ms = (fd_test_now() - t0) * 1e3 / 20;
     fd_ctx_release(g, ws);
     fd_tbuf_free(&qkv); fd_tbuf_free(&kc); fd_tbuf_free(&vc); fd_tbuf_free(&cu);
     fd_tbuf_free(&dec); fd_tbuf_free(&len); fd_tbuf_free(&bt); fd_tbuf_free(&out);
@@ -738,6 +733,18 @@ static void bench(void) {
                    (long long)c.token_num, ms, gb / (ms * 1e-3), dev->peak_bw_gbs);
             aa_free(&c);
         }
+    // Gemma 3's shapes (4 q / 1 kv heads, head_dim 256): whole context vs its 512 window.
+    for (int wi = 0; wi < 2; wi++) {
+        aa_t c = {.bsz = 16, .n_q = 4, .n_kv = 1, .hd = 256, .bs = 64, .quick_fill = 1, .dt = FD_F16,
+                  .window = wi ? 512 : 0};
+        for (int b = 0; b < c.bsz; b++) c.dec[b] = 4095, c.len[b] = 1;
+        aa_init(&c, 902);
+        double ms = bench_case(g, &c);
+        double gb = 2.0 * c.bsz * (wi ? 512 : 4096) * c.n_kv * c.hd * 2 / 1e9;
+        printf("%-8s %6d %7d %7lld %10.4f %10.1f %10.1f  (4q/1kv hd256, window %d)\n", "decode", c.bsz, 4096,
+               (long long)c.token_num, ms, gb / (ms * 1e-3), dev->peak_bw_gbs, c.window);
+        aa_free(&c);
+    }
     static const int plens[2] = {512, 4096};
     for (int pi = 0; pi < 2; pi++) {
         aa_t c = {.bsz = 1, .dec = {0}, .len = {plens[pi]}, .n_q = 32, .n_kv = 8, .hd = 128,
