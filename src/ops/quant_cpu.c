@@ -8,8 +8,11 @@
 #include "core/internal.h"
 #include "ops/quant_cpu.h"
 
+// Clones picked by ISA feature: "arch=haswell" clones dispatch on the CPU *model*
+// (__builtin_cpu_is), so AMD CPUs with AVX2 ran the default clone. No FMA in the
+// clones: mul + add keep the reference's rounding.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define FD_SIMD_CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define FD_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define FD_SIMD_CLONES
 #endif
@@ -25,7 +28,7 @@ size_t fd__row_bytes(fd_ggml_type t, int64_t n) {
     return be ? (size_t)(n / be) * fd_ggml_block_bytes(t) : 0;
 }
 
-static void dq_q4_0(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q4_0(const uint8_t *b, float *y) {
     float d = h2f(b);
     for (int j = 0; j < 16; j++) {
         y[j] = d * (float)((b[2 + j] & 0xf) - 8);
@@ -33,7 +36,7 @@ static void dq_q4_0(const uint8_t *b, float *y) {
     }
 }
 
-static void dq_q4_1(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q4_1(const uint8_t *b, float *y) {
     float d = h2f(b), m = h2f(b + 2);
     for (int j = 0; j < 16; j++) {
         y[j] = d * (float)(b[4 + j] & 0xf) + m;
@@ -43,7 +46,7 @@ static void dq_q4_1(const uint8_t *b, float *y) {
 
 // Q5_0: d, then the 5th bits of the 32 weights as one little-endian u32
 // (bit j = weight j), then the low nibbles as in Q4_0; weight = d * (q - 16).
-static void dq_q5_0(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q5_0(const uint8_t *b, float *y) {
     float d = h2f(b);
     uint32_t qh = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
     for (int j = 0; j < 16; j++) {
@@ -54,14 +57,14 @@ static void dq_q5_0(const uint8_t *b, float *y) {
     }
 }
 
-static void dq_q8_0(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q8_0(const uint8_t *b, float *y) {
     float d = h2f(b);
     const int8_t *q = (const int8_t *)(b + 2);
     for (int j = 0; j < 32; j++) y[j] = d * (float)q[j];
 }
 
 // 6-bit scale and min of sub-block j of a Q4_K super-block.
-static void k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+static inline __attribute__((always_inline)) void k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
     if (j < 4) {
         *sc = s[j] & 63;
         *m = s[j + 4] & 63;
@@ -71,7 +74,7 @@ static void k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
     }
 }
 
-static void dq_q4_k(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q4_k(const uint8_t *b, float *y) {
     float d = h2f(b), dmin = h2f(b + 2);
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
@@ -85,7 +88,7 @@ static void dq_q4_k(const uint8_t *b, float *y) {
     }
 }
 
-static void dq_q6_k(const uint8_t *b, float *y) {
+static inline __attribute__((always_inline)) void dq_q6_k(const uint8_t *b, float *y) {
     const uint8_t *ql = b, *qh = b + 128;
     const int8_t *sc = (const int8_t *)(b + 192);
     float d = h2f(b + 208);
