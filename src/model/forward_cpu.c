@@ -72,20 +72,25 @@ static void mm_range(void *arg, int64_t r0, int64_t r1) {
     }
 }
 
+// K-quant weights take the integer kernels (which unpack a block per 4 tokens) up to
+// this many tokens; beyond, dequantizing each row once for the whole batch is faster.
+enum { KQ_INT_MAX_TOKENS = 16 };
+
 // y_i[t][0..rows_i) = W_i x[t] (+ bias_i) for the n_w weights (same row length).
 static void matmul_n(fd_model *m, fd__cpu_scratch *s, int n_w, const fd_weight *const *w,
                      const fd_weight *const *bias, const float *x, int n_tok, float *const *y) {
     mm_job j = {.n_w = n_w, .x = x, .n_tok = n_tok, .avx2 = m->avx2};
-    int q8 = m->avx2;
+    int q8 = m->avx2, q16 = m->avx2;  // integer kernels for every weight: 8- / 16-bit activations
     for (int i = 0; i < n_w; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
         j.row0[i + 1] = j.row0[i] + w[i]->ne1;
         q8 = q8 && fd__quant_q8_supported(w[i]->type, w[i]->ne0);
+        q16 = q16 && fd__quant_q16_supported(w[i]->type, w[i]->ne0) && (q8 || n_tok <= KQ_INT_MAX_TOKENS);
     }
     int64_t k = w[0]->ne0, nb = k / 32;
-    if (q8 && (int64_t)n_tok * nb <= s->xq_blocks) {
-        j.act8 = act_int8();
+    if (q16 && (int64_t)n_tok * nb <= s->xq_blocks) {
+        j.act8 = q8 && act_int8();  // the K-quants have 16-bit kernels only
         for (int t = 0; t < n_tok; t++)
             if (j.act8)
                 fd__quantize_row_q8(x + t * k, k, (fd__q8_block *)s->xq + t * nb);

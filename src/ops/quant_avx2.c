@@ -226,7 +226,7 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
     case T * 8 + 2: TILE(T, 2, wr, xs, nb, o); break;                                            \
     case T * 8 + 3: TILE(T, 3, wr, xs, nb, o); break;                                            \
     case T * 8 + 4: TILE(T, 4, wr, xs, nb, o); break;
-#define FD_ROWS_KERNEL(NAME, TGT, TILE, BLOCK)                                                   \
+#define FD_ROWS_KERNEL(NAME, TGT, TILE, BLOCK, EXTRA_CASES)                                      \
     TGT static void NAME(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb, const BLOCK *xq, \
                          int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {             \
         for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
@@ -245,6 +245,7 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
                             FD_TILE_CASES(TILE, FD_GGML_Q4_1)                                   \
                             FD_TILE_CASES(TILE, FD_GGML_Q5_0)                                   \
                             FD_TILE_CASES(TILE, FD_GGML_Q8_0)                                   \
+                            EXTRA_CASES                                                         \
                         default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
                         }                                                                       \
                         for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
@@ -284,7 +285,7 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    FD_ROWS_KERNEL(rows_##SFX, TGT, tile_##SFX, fd__q8_block)
+    FD_ROWS_KERNEL(rows_##SFX, TGT, tile_##SFX, fd__q8_block, )
 
 #define FD_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 FD_Q8_KERNELS(avx2, FD_AVX2, MULSUM_AVX2)
@@ -324,6 +325,46 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
     }
 }
 
+// ---- K-quants (Q4_K, Q6_K) with 16-bit activations: a 256-value super-block is
+// eight 32-value blocks; block j's integers come out already multiplied by their
+// sub-block scale (Q4_K: q * sc <= 945; Q6_K: (q - 32) * sc, |.| <= 4096, so two
+// int16 x int16 pairs stay far inside int32), leaving one float scale (d) per
+// block and, for Q4_K, the min term -dmin * m times the block sum of x.
+static inline int kq_super_bytes(int type) { return type == FD_GGML_Q4_K ? 144 : 210; }
+
+FD_AVX2 static inline __attribute__((always_inline)) void kq_int16(int type, const uint8_t *sb, int j,
+                                                                   float *dx, float *mx,
+                                                                   __m256i *wl, __m256i *wh) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    if (type == FD_GGML_Q4_K) {  // d, dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles
+        int sc, m;
+        fd__k4_scale_min(j, sb + 4, &sc, &m);
+        __m256i raw = _mm256_loadu_si256((const __m256i *)(sb + 16 + (j / 2) * 32));
+        __m256i q = _mm256_and_si256(j & 1 ? _mm256_srli_epi16(raw, 4) : raw, m4);
+        __m256i scv = _mm256_set1_epi16((int16_t)sc);
+        *wl = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)), scv);
+        *wh = _mm256_mullo_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)), scv);
+        *dx = half(sb);
+        *mx = -half(sb + 2) * (float)m;
+        return;
+    }
+    // Q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16] (one per 16), d
+    int n = j / 4, qd = j % 4;
+    __m256i lo = _mm256_loadu_si256((const __m256i *)(sb + n * 64 + (qd & 1) * 32));
+    lo = _mm256_and_si256(qd >= 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+    __m256i hi = _mm256_loadu_si256((const __m256i *)(sb + 128 + n * 32));
+    hi = _mm256_and_si256(_mm256_srli_epi16(hi, 2 * qd), _mm256_set1_epi8(3));
+    __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));  // 0..63, no carry across bytes
+    const int8_t *scales = (const int8_t *)(sb + 192) + n * 8 + qd * 2;
+    const __m256i off = _mm256_set1_epi16(32);
+    *wl = _mm256_mullo_epi16(_mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(q)), off),
+                             _mm256_set1_epi16(scales[0]));
+    *wh = _mm256_mullo_epi16(_mm256_sub_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(q, 1)), off),
+                             _mm256_set1_epi16(scales[1]));
+    *dx = half(sb + 208);
+    *mx = 0;
+}
+
 #define MADD2_AVX2(a, b, c, d) _mm256_add_epi32(_mm256_madd_epi16((a), (b)), _mm256_madd_epi16((c), (d)))
 #define MADD2_VNNI(a, b, c, d) _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(_mm256_setzero_si256(), (a), (b)), (c), (d))
 
@@ -331,17 +372,23 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
     TGT static inline __attribute__((always_inline)) void tile16_##SFX(                          \
         const int type, const int nt, const uint8_t *w, const fd__q16_block *const *xs,         \
         int64_t nb, float *out) {                                                               \
-        const int bb = q_block_bytes(type);                                                     \
+        const int kq = type == FD_GGML_Q4_K || type == FD_GGML_Q6_K;                            \
+        const int bb = kq ? 0 : q_block_bytes(type);                                            \
+        const uint8_t *w0 = w;                                                                  \
         __m256 acc[4];                                                                          \
         float mins[4] = {0, 0, 0, 0};                                                           \
         for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();                              \
         for (int64_t i = 0; i < nb; i++, w += bb) {                                             \
-            float dx = half(w), mx = 0;                                                         \
+            float dx = 0, mx = 0;                                                               \
             __m256i wl, wh;                                                                     \
-            if (type == FD_GGML_Q8_0) {                                                         \
+            if (kq) {                                                                           \
+                kq_int16(type, w0 + (i / 8) * kq_super_bytes(type), (int)(i % 8), &dx, &mx, &wl, &wh); \
+            } else if (type == FD_GGML_Q8_0) {                                                  \
+                dx = half(w);                                                                   \
                 wl = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 2)));           \
                 wh = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(w + 18)));          \
             } else {                                                                            \
+                dx = half(w);                                                                   \
                 q_int16(type, w, dx, &mx, &wl, &wh);                                            \
             }                                                                                   \
             for (int j = 0; j < nt; j++) {                                                      \
@@ -350,12 +397,14 @@ FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) 
                 __m256i xh = _mm256_loadu_si256((const __m256i *)(b->q + 16));                  \
                 __m256 p = _mm256_cvtepi32_ps(MADD2(wl, xl, wh, xh));                           \
                 acc[j] = _mm256_fmadd_ps(p, _mm256_set1_ps(dx * b->d), acc[j]);                 \
-                if (type == FD_GGML_Q4_0 || type == FD_GGML_Q4_1) mins[j] += mx * b->s;         \
+                if (type == FD_GGML_Q4_0 || type == FD_GGML_Q4_1 || type == FD_GGML_Q4_K)      \
+                    mins[j] += mx * b->s;                                                       \
             }                                                                                   \
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    FD_ROWS_KERNEL(rows16_##SFX, TGT, tile16_##SFX, fd__q16_block)
+    FD_ROWS_KERNEL(rows16_##SFX, TGT, tile16_##SFX, fd__q16_block,                              \
+                   FD_TILE_CASES(tile16_##SFX, FD_GGML_Q4_K) FD_TILE_CASES(tile16_##SFX, FD_GGML_Q6_K))
 
 FD_Q16_KERNELS(avx2, FD_AVX2, MADD2_AVX2)
 FD_Q16_KERNELS(vnni, FD_VNNI, MADD2_VNNI)
@@ -373,6 +422,11 @@ static int has_vnni(void) {
 int fd__quant_q8_supported(fd_ggml_type t, int64_t k) {
     return (t == FD_GGML_Q4_0 || t == FD_GGML_Q4_1 || t == FD_GGML_Q5_0 || t == FD_GGML_Q8_0) &&
            k % 32 == 0 && fd__quant_has_avx2();
+}
+
+int fd__quant_q16_supported(fd_ggml_type t, int64_t k) {
+    if (t == FD_GGML_Q4_K || t == FD_GGML_Q6_K) return k % 256 == 0 && fd__quant_has_avx2();
+    return fd__quant_q8_supported(t, k);
 }
 
 void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out) { quantize_q8(x, n, out); }
@@ -419,6 +473,10 @@ int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t 
 #else
 int fd__quant_has_avx2(void) { return 0; }
 int fd__quant_q8_supported(fd_ggml_type t, int64_t k) {
+    (void)t; (void)k;
+    return 0;
+}
+int fd__quant_q16_supported(fd_ggml_type t, int64_t k) {
     (void)t; (void)k;
     return 0;
 }

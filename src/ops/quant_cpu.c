@@ -64,24 +64,14 @@ static inline __attribute__((always_inline)) void dq_q8_0(const uint8_t *b, floa
 }
 
 // 6-bit scale and min of sub-block j of a Q4_K super-block.
-static inline __attribute__((always_inline)) void k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
-    if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
-    } else {
-        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
-
 static inline __attribute__((always_inline)) void dq_q4_k(const uint8_t *b, float *y) {
     float d = h2f(b), dmin = h2f(b + 2);
     const uint8_t *scales = b + 4, *q = b + 16;
     for (int j = 0, is = 0; j < 256; j += 64, is += 2, q += 32) {
         int sc, m;
-        k4_scale_min(is, scales, &sc, &m);
+        fd__k4_scale_min(is, scales, &sc, &m);
         float d1 = d * (float)sc, m1 = dmin * (float)m;
-        k4_scale_min(is + 1, scales, &sc, &m);
+        fd__k4_scale_min(is + 1, scales, &sc, &m);
         float d2 = d * (float)sc, m2 = dmin * (float)m;
         for (int l = 0; l < 32; l++) y[j + l] = d1 * (float)(q[l] & 0xf) - m1;
         for (int l = 0; l < 32; l++) y[j + 32 + l] = d2 * (float)(q[l] >> 4) - m2;

@@ -39,6 +39,21 @@ void fd__quantize_row_q8(const float *x, int64_t n, fd__q8_block *out);
 void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_block *xq, int n_tok,
                         float *y, int64_t ldy, int64_t r0, int64_t r1);
 
+// 1 if fd__matmul_rows_q16 handles rows of type t with k elements: the q8 types,
+// plus Q4_K and Q6_K (k a multiple of 256).
+int fd__quant_q16_supported(fd_ggml_type t, int64_t k);
+
+// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes s.
+static inline void fd__k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 // The same with 16-bit activations (x ~ d * q, |q| <= 32767): int16 dot
 // products (madd; vpdpwssd with VNNI), about as fast in decode and 256x more
 // accurate; the CPU forward's default (int8 moves logits by up to ~1).

@@ -158,12 +158,14 @@ static void cpu_rows(int path, fd_ggml_type t, const uint8_t *w, int64_t n, int6
 }
 
 // The CPU backend's row kernels against naive() for every type the integer path
-// takes, with 1..5 tokens (tiles of 4 plus a remainder) and Gemma-3-like K.
+// takes (the K-quants: 16-bit activations only), with 1..5 tokens (tiles of 4 plus
+// a remainder) and Gemma-3-like K.
 // Tolerances relative to the largest |y|: f32 1e-5, int16 activations 1e-3
 // (|x| quantized to 1/32767), int8 3e-2 (1/127).
 static void cpu_row_kernels(void) {
-    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0};
-    static const int64_t ks[] = {640, 2048};
+    static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
+                                         FD_GGML_Q4_K, FD_GGML_Q6_K};
+    static const int64_t ks[] = {1024, 2048};
     static const double tols[] = {1e-5, 1e-5, 1e-3, 3e-2};
     enum { N = 37, T = 5, MAXK = 2048 };
     float *x = malloc(T * MAXK * sizeof(float)), *scratch = malloc(MAXK * sizeof(float));
@@ -171,7 +173,7 @@ static void cpu_row_kernels(void) {
     uint8_t *w = malloc((size_t)N * MAXK * 2);
     void *xq = malloc(T * MAXK / 32 * sizeof(fd__q16_block));
     char what[96];
-    for (int ti = 0; ti < 4; ti++)
+    for (int ti = 0; ti < 6; ti++)
         for (int ki = 0; ki < 2; ki++)
             for (int nt = 1; nt <= T; nt += 2) {
                 fd_ggml_type t = types[ti];
@@ -179,7 +181,8 @@ static void cpu_row_kernels(void) {
                 make_inputs(FD_F32, t, nt, N, k, 300 + (uint64_t)(ti * 7 + ki * 3 + nt), x, w);
                 naive(t, nt, N, k, x, w, want);
                 for (int path = 0; path < 4; path++) {
-                    if (path > 0 && !fd__quant_q8_supported(t, k)) continue;  // no AVX2: scalar only
+                    if (path > 0 && !fd__quant_q16_supported(t, k)) continue;  // no AVX2: scalar only
+                    if (path == 3 && !fd__quant_q8_supported(t, k)) continue;  // K-quants: int16 only
                     snprintf(what, sizeof what, "%s K=%lld tokens=%d path %d", fd_ggml_type_name(t),
                              (long long)k, nt, path);
                     cpu_rows(path, t, w, N, k, x, nt, y, scratch, xq);
