@@ -146,33 +146,37 @@ FD_AVX2 static float dot_q8_0(const uint8_t *b, const float *x, int64_t n) {
 
 // ---- integer path: 8-bit activations
 
-FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
+// 32 values of x scaled to integers of at most qmax in magnitude (rounded to nearest)
+// as four int32 vectors; *d = the scale back, *s = d * their sum (for offset terms).
+FD_AVX2 static inline __attribute__((always_inline)) void scale_block(const float *x, float qmax, __m256i *i,
+                                                                      float *d, float *s) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
+    __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1]));
+    a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    float amax = _mm_cvtss_f32(m);
+    *d = amax / qmax;
+    __m256 mul = _mm256_set1_ps(amax > 0 ? qmax / amax : 0.0f);
+    for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], mul));
+    __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    *s = *d * (float)_mm_cvtsi128_si32(t);
+}
+
+FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
     for (int64_t i = 0; i < n; i += 32, out++) {
-        __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-        __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-        __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1));
-        a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float amax = _mm_cvtss_f32(m);
-        float d = amax / 127.0f, id = amax > 0 ? 127.0f / amax : 0.0f;
-        __m256 mul = _mm256_set1_ps(id);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul));  // round to nearest
-        __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul));
-        __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));
-        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-        out->d = d;
-        out->s = d * (float)_mm_cvtsi128_si32(s);
+        __m256i v[4];
+        scale_block(x + i, 127.0f, v, &out->d, &out->s);
         // packs interleave the 128-bit lanes; the permute restores element order
-        i0 = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
-        i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-        _mm256_storeu_si256((__m256i *)out->q, i0);
+        __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+        q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)out->q, q);
     }
 }
 
@@ -296,30 +300,11 @@ FD_Q8_KERNELS(vnni, FD_VNNI, MULSUM_VNNI)
 // SmolLM2's logits by up to ~1, int16 by ~0.005).
 
 FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
     for (int64_t i = 0; i < n; i += 32, out++) {
-        __m256 v0 = _mm256_loadu_ps(x + i), v1 = _mm256_loadu_ps(x + i + 8);
-        __m256 v2 = _mm256_loadu_ps(x + i + 16), v3 = _mm256_loadu_ps(x + i + 24);
-        __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, v0), _mm256_andnot_ps(sign, v1));
-        a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, v2), _mm256_andnot_ps(sign, v3)));
-        __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_max_ss(m, _mm_movehdup_ps(m));
-        float amax = _mm_cvtss_f32(m);
-        float d = amax / 32767.0f, id = amax > 0 ? 32767.0f / amax : 0.0f;
-        __m256 mul = _mm256_set1_ps(id);
-        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul));
-        __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul));
-        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul));
-        __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));
-        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
-        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
-        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
-        out->d = d;
-        out->s = d * (float)_mm_cvtsi128_si32(s);
-        __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i0, i1), 0xd8);
-        __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(i2, i3), 0xd8);
+        __m256i v[4];
+        scale_block(x + i, 32767.0f, v, &out->d, &out->s);
+        __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xd8);
+        __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[2], v[3]), 0xd8);
         _mm256_storeu_si256((__m256i *)out->q, p0);
         _mm256_storeu_si256((__m256i *)(out->q + 16), p1);
     }
