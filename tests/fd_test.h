@@ -140,6 +140,17 @@ static inline void fd_test_env_close(fd_test_env *e) {
 
 // The GPU context for a case, or NULL after marking the case skipped with why:
 // no GPU, or the op has no variant for this device's SM.
+// The op table knows `op`, its C reference runs on the CPU, and GPU 0 (if any)
+// has a variant exactly when its effective SM reaches min_sm.
+static inline void fd_test_table_agrees(fd_test_env *e, const char *op, int min_sm) {
+    char why[512];
+    CHECK(fd_op_find(op) >= 0);
+    CHECK(fd_op_available(e->platform, op, FD_CPU_DEVICE, why, sizeof why));
+    if (e->gpu)
+        CHECK(fd_op_available(e->platform, op, 0, why, sizeof why) ==
+              (fd_platform_device(e->platform, 0)->effective_sm >= min_sm));
+}
+
 static inline fd_ctx *fd_test_gpu_for(fd_test_env *e, const char *op) {
     char why[512];
     if (!e->gpu) {

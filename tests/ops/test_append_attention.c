@@ -461,14 +461,7 @@ static void bad_shapes(void) {
     CHECK(fd_append_attention_workspace_size(ctx, 10, 2, 4, 2, 64, 4, 16, 0) == 0);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find(OP) >= 0);
-    CHECK(fd_op_available(env.platform, OP, FD_CPU_DEVICE, why, sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, OP, 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, OP, 70); }
 
 static void cpu_empty(void) { empty_on(env.cpu); }
 static void cpu_window_covers_all(void) { window_covers_all_on(env.cpu); }

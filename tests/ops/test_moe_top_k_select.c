@@ -230,14 +230,7 @@ static void gpu_random_vs_reference(void) {
     }
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("moe_top_k_select") >= 0);
-    CHECK(fd_op_available(env.platform, "moe_top_k_select", FD_CPU_DEVICE, why, sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "moe_top_k_select", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "moe_top_k_select", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

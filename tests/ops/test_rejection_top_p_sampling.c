@@ -304,15 +304,7 @@ static void gpu_random_vs_reference(void) {
     free(p);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("rejection_top_p_sampling") >= 0);
-    CHECK(fd_op_available(env.platform, "rejection_top_p_sampling", FD_CPU_DEVICE, why,
-                          sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "rejection_top_p_sampling", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "rejection_top_p_sampling", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

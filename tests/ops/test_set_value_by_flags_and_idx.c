@@ -198,15 +198,7 @@ static void gpu_random_vs_reference(void) {
     CHECK(memcmp(a, b, sizeof a) == 0);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("set_value_by_flags_and_idx") >= 0);
-    CHECK(fd_op_available(env.platform, "set_value_by_flags_and_idx", FD_CPU_DEVICE, why,
-                          sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "set_value_by_flags_and_idx", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "set_value_by_flags_and_idx", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

@@ -218,14 +218,7 @@ GPU_CASE(gpu_draft_count, draft_count_on(g))
 GPU_CASE(gpu_not_need_stop, not_need_stop_on(g))
 GPU_CASE(gpu_bad_input, bad_input_on(g))
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("speculate_update") >= 0);
-    CHECK(fd_op_available(env.platform, "speculate_update", FD_CPU_DEVICE, why, sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "speculate_update", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "speculate_update", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

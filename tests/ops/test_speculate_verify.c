@@ -496,14 +496,7 @@ static void gpu_topp_matches_reference(void) {
     vcase_free(c);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("speculate_verify") >= 0);
-    CHECK(fd_op_available(env.platform, "speculate_verify", FD_CPU_DEVICE, why, sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "speculate_verify", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "speculate_verify", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

@@ -251,15 +251,7 @@ static void gpu_random_vs_reference(void) {
     CHECK(memcmp(a.stop, b.stop, sizeof a.stop) == 0);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("stop_generation_multi_ends") >= 0);
-    CHECK(fd_op_available(env.platform, "stop_generation_multi_ends", FD_CPU_DEVICE, why,
-                          sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "stop_generation_multi_ends", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "stop_generation_multi_ends", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }

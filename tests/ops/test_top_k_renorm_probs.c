@@ -214,14 +214,7 @@ static void gpu_random_vs_reference(void) {
     free(p); free(a); free(b);
 }
 
-static void table_and_info_agree(void) {
-    char why[512];
-    CHECK(fd_op_find("top_k_renorm_probs") >= 0);
-    CHECK(fd_op_available(env.platform, "top_k_renorm_probs", FD_CPU_DEVICE, why, sizeof why));
-    if (env.gpu)
-        CHECK(fd_op_available(env.platform, "top_k_renorm_probs", 0, why, sizeof why) ==
-              (fd_platform_device(env.platform, 0)->effective_sm >= 70));
-}
+static void table_and_info_agree(void) { fd_test_table_agrees(&env, "top_k_renorm_probs", 70); }
 
 static void setup(void) { fd_test_env_open(&env); }
 static void teardown(void) { fd_test_env_close(&env); }
