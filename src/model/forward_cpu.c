@@ -65,7 +65,7 @@ static void mm_range(void *arg, int64_t r0, int64_t r1) {
             fd__matmul_rows_q16(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e);
             continue;
         }
-        float *scratch = malloc((size_t)w->ne0 * sizeof(float));
+        float *scratch = malloc(4 * (size_t)w->ne0 * sizeof(float));  // 4 dequantized rows
         if (!scratch) FD_ASSERT(!"out of memory for a row buffer");
         fd__matmul_rows(w->type, w->data, w->ne0, j->x, j->n_tok, j->y[i], w->ne1, b, e, scratch, j->avx2);
         free(scratch);

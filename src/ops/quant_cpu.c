@@ -133,8 +133,55 @@ float fd__dot_f32(const float *a, const float *b, int64_t n) {
     return s;
 }
 
-// Few tokens: fused quantized dots (no dequantized row); many: dequantize
-// each row once into L1 and reuse it for every token.
+// out[r * 4 + t] = w_r . x_t for 4 rows (w, ldw apart) and NT tokens (x, k apart),
+// each sum in fd__dot_f32's order (16 lane sums, the tail, then the lanes), so a
+// result does not depend on how rows and tokens were grouped; 4x NT accumulators
+// reuse every load NT (or 4) times, which a dot per pair cannot.
+#define FD_DOT_4XN(NT)                                                                   \
+    FD_SIMD_CLONES static void dot_4x##NT(const float *w, int64_t ldw, const float *x, \
+                                          int64_t k, float *out) {                      \
+        float acc[4][NT][16], tail[4][NT];                                               \
+        memset(acc, 0, sizeof acc);                                                      \
+        memset(tail, 0, sizeof tail);                                                    \
+        int64_t i = 0;                                                                   \
+        for (; i + 16 <= k; i += 16)                                                     \
+            for (int r = 0; r < 4; r++)                                                  \
+                for (int t = 0; t < NT; t++)                                             \
+                    for (int j = 0; j < 16; j++)                                         \
+                        acc[r][t][j] += w[r * ldw + i + j] * x[t * k + i + j];           \
+        for (; i < k; i++)                                                               \
+            for (int r = 0; r < 4; r++)                                                  \
+                for (int t = 0; t < NT; t++) tail[r][t] += w[r * ldw + i] * x[t * k + i]; \
+        for (int r = 0; r < 4; r++)                                                      \
+            for (int t = 0; t < NT; t++) {                                               \
+                float sum = tail[r][t];                                                  \
+                for (int j = 0; j < 16; j++) sum += acc[r][t][j];                        \
+                out[r * 4 + t] = sum;                                                    \
+            }                                                                            \
+    }
+FD_DOT_4XN(1)
+FD_DOT_4XN(2)
+FD_DOT_4XN(3)
+FD_DOT_4XN(4)
+
+// Rows [r0, r0 + 4) against every token, their f32 rows in wr (ldw apart).
+static void rows4(const float *wr, int64_t ldw, int64_t k, const float *x, int n_tok, float *y,
+                  int64_t ldy, int64_t r0) {
+    float o[16];
+    for (int tk = 0; tk < n_tok; tk += 4) {
+        int nt = n_tok - tk < 4 ? n_tok - tk : 4;
+        const float *xs = x + tk * k;
+        if (nt == 4) dot_4x4(wr, ldw, xs, k, o);
+        else if (nt == 3) dot_4x3(wr, ldw, xs, k, o);
+        else if (nt == 2) dot_4x2(wr, ldw, xs, k, o);
+        else dot_4x1(wr, ldw, xs, k, o);
+        for (int r = 0; r < 4; r++)
+            for (int t = 0; t < nt; t++) y[(tk + t) * ldy + r0 + r] = o[r * 4 + t];
+    }
+}
+
+// Few tokens: fused quantized dots (no dequantized row); many: dequantize rows
+// into L1 (scratch: 4 rows of k) four at a time and reuse them for every token.
 void fd__matmul_rows(fd_ggml_type t, const void *w, int64_t k, const float *x, int n_tok,
                      float *y, int64_t ldy, int64_t r0, int64_t r1, float *scratch, int avx2) {
     size_t rb = fd__row_bytes(t, k);
@@ -144,6 +191,12 @@ void fd__matmul_rows(fd_ggml_type t, const void *w, int64_t k, const float *x, i
             for (int tk = 0; tk < n_tok; tk++)
                 fd__dot_quant_avx2(t, (const uint8_t *)w + r * rb, x + tk * k, k, &y[tk * ldy + r]);
         return;
+    }
+    for (; r0 + 4 <= r1 && n_tok > 1; r0 += 4) {
+        const float *wr = (const float *)((const uint8_t *)w + r0 * rb);
+        if (t != FD_GGML_F32)
+            for (int r = 0; r < 4; r++) fd__dequant_row(t, (const uint8_t *)w + (r0 + r) * rb, scratch + r * k, k);
+        rows4(t == FD_GGML_F32 ? wr : scratch, k, k, x, n_tok, y, ldy, r0);
     }
     for (int64_t r = r0; r < r1; r++) {
         const float *wr = scratch;

@@ -67,7 +67,8 @@ void fd__matmul_rows_q16(fd_ggml_type t, const void *w, int64_t k, const fd__q16
 
 // y[tok][r] = W[r] . x[tok] for r in [r0, r1), tokens 0..n_tok-1.
 // W is a ggml tensor with rows of k elements; x is [n_tok][k] f32; y is
-// [n_tok][ldy]. `scratch` holds k floats (one dequantized row).
+// [n_tok][ldy]. `scratch` holds 4 * k floats (four dequantized rows). Each result
+// is summed in fd__dot_f32's order whatever the row/token grouping.
 void fd__matmul_rows(fd_ggml_type t, const void *w, int64_t k, const float *x, int n_tok,
                      float *y, int64_t ldy, int64_t r0, int64_t r1, float *scratch, int avx2);
 

@@ -157,6 +157,22 @@ static void cpu_rows(int path, fd_ggml_type t, const uint8_t *w, int64_t n, int6
     }
 }
 
+// The f32 path blocks rows and tokens by 4; each result must still be bit-identical
+// to the same token run alone (a request's logits must not depend on its batch).
+static void same_as_one_by_one(fd_ggml_type t, const uint8_t *w, int64_t n, int64_t k, const float *x,
+                               int nt, const float *y, float *scratch, const char *what) {
+    float one[64];
+    for (int tk = 0; tk < nt; tk++) {
+        fd__matmul_rows(t, w, k, x + tk * k, 1, one, n, 0, n, scratch, 0);
+        for (int64_t r = 0; r < n; r++)
+            if (one[r] != y[tk * n + r]) {
+                FD_FAILF("%s: token %d row %lld: %.9g batched, %.9g alone", what, tk, (long long)r,
+                         y[tk * n + r], one[r]);
+                return;
+            }
+    }
+}
+
 // The CPU backend's row kernels against naive() for every type the integer path
 // takes (the K-quants: 16-bit activations only), with 1..5 tokens (tiles of 4 plus
 // a remainder) and Gemma-3-like K.
@@ -168,7 +184,7 @@ static void cpu_row_kernels(void) {
     static const int64_t ks[] = {1024, 2048};
     static const double tols[] = {1e-5, 1e-5, 1e-3, 3e-2};
     enum { N = 37, T = 5, MAXK = 2048 };
-    float *x = malloc(T * MAXK * sizeof(float)), *scratch = malloc(MAXK * sizeof(float));
+    float *x = malloc(T * MAXK * sizeof(float)), *scratch = malloc(4 * MAXK * sizeof(float));
     float *want = malloc(T * N * sizeof(float)), *y = malloc(T * N * sizeof(float));
     uint8_t *w = malloc((size_t)N * MAXK * 2);
     void *xq = malloc(T * MAXK / 32 * sizeof(fd__q16_block));
@@ -187,6 +203,7 @@ static void cpu_row_kernels(void) {
                              (long long)k, nt, path);
                     cpu_rows(path, t, w, N, k, x, nt, y, scratch, xq);
                     check_rows(y, want, nt, N, tols[path], what);
+                    if (path == 0) same_as_one_by_one(t, w, N, k, x, nt, y, scratch, what);
                 }
             }
     if (!fd__quant_q8_supported(FD_GGML_Q5_0, 640))
