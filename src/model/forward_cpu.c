@@ -229,13 +229,14 @@ static void qk_prepare(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd
     const fd_model_info *h = &m->info;
     const fd_layer *L = &m->layers[l];
     int hd = h->head_dim;
+    const float *rope = fd_model_layer_is_swa(h, l) ? s->rope_swa : s->rope;
     for (int t = 0; t < n; t++) {
         float *q = s->q + (size_t)t * s->q_dim, *k = s->k + (size_t)t * s->kv_dim;
         for (int hh = 0; L->q_norm.data && hh < h->n_head; hh++)
             rmsnorm(q + hh * hd, q + hh * hd, L->q_norm.data, hd, h->norm_eps);
         for (int hh = 0; L->k_norm.data && hh < h->n_head_kv; hh++)
             rmsnorm(k + hh * hd, k + hh * hd, L->k_norm.data, hd, h->norm_eps);
-        const float *cs = (fd_model_layer_is_swa(h, l) ? s->rope_swa : s->rope) + (size_t)t * hd;
+        const float *cs = rope + (size_t)t * hd;
         rope_heads(q, h->n_head, hd, cs, h->rope_neox);
         rope_heads(k, h->n_head_kv, hd, cs, h->rope_neox);
         size_t at = kv_row(kv, b->blocks[s->tok_seq[t]], l, s->tok_pos[t]);

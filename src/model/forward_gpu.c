@@ -283,10 +283,16 @@ fd_status fd__gpu_runner_create(fd_model *m, fd_ctx *ctx, int n_blocks, int bloc
     return FD_OK;
 }
 
-void fd__gpu_runner_free(fd__gpu_runner *r) {
-    if (!r) return;
+// Frees every recorded graph; graphs are off afterwards.
+static void drop_graphs(fd__gpu_runner *r) {
     for (int i = 0; r->graphs && i <= r->max_seqs; i++) fd_graph_free(r->graphs[i]);
     free(r->graphs);
+    r->graphs = NULL;
+}
+
+void fd__gpu_runner_free(fd__gpu_runner *r) {
+    if (!r) return;
+    drop_graphs(r);
     for (int i = 0; i < r->n_allocs; i++) fd_ctx_release(r->ctx, r->allocs[i]);
     free(r->allocs);
     free(r->L);
@@ -433,8 +439,7 @@ static fd_status decode_graph(fd__gpu_runner *r, int S) {
         fd_status s = run_kernels(r, S, S), e = fd_ctx_capture_end(r->ctx, &g);
         if (s != FD_OK || e != FD_OK) {
             fd__log(FD_LOG_WARN, "CUDA graphs off, decode steps run kernel by kernel: %s", fd_last_error());
-            free(r->graphs);
-            r->graphs = NULL;
+            drop_graphs(r);  // the sizes recorded so far too: one mode for every step
             return run_kernels(r, S, S);
         }
         r->graphs[S] = g;

@@ -29,6 +29,11 @@ float fd__ffn_get(fd_dtype dt, const void *p, int64_t i);
 void fd__ffn_set(fd_dtype dt, void *p, int64_t i, float v);
 void fd__ffn_host_fill(fd_dtype dt, void *dst, const float *src, int64_t n);
 
+// The C reference of a gated activation: out[r, j] = act(x[r, j]) * x[r, I + j]
+// for x [m, 2I], computed in f32, rounded once (gated_act.c).
+fd_status fd__ref_gated_act(float (*act)(float), const void *x, void *out, int64_t m, int64_t inter,
+                            fd_dtype dt);
+
 // A gated activation (out = act(x[:, :I]) * x[:, I:]) for the shared self-check
 // (gated_act_check.c): known[2 * n_known] gate values then up values (n_known <= 8),
 // act in double, the f32 tolerance, and the random case's seed.

@@ -14,17 +14,6 @@
 
 static const char *OP = "gelu_tanh_and_mul";
 
-static fd_status ref_gelu_tanh_and_mul(const void *x, void *out, int64_t m, int64_t inter,
-                                       fd_dtype dt) {
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < inter; j++) {
-            float g = fd__ffn_get(dt, x, r * 2 * inter + j);
-            float u = fd__ffn_get(dt, x, r * 2 * inter + inter + j);
-            fd__ffn_set(dt, out, r * inter + j, fd__gelu_tanh_ref(g) * u);
-        }
-    return FD_OK;
-}
-
 fd_status fd_gelu_tanh_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) {
     FD_TRY(FD_CHECK_T(OP, "x", x, -1, -1, -1));
     if (!fd__dtype_in(x->dtype, FD_DT(FD_F32) | FD_DT(FD_F16) | FD_DT(FD_BF16)))
@@ -42,7 +31,7 @@ fd_status fd_gelu_tanh_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) 
     fd__launch l;
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_gelu_tanh_and_mul, x->dtype, &variant, &l));
     if (variant == FD_VAR_REF)
-        return ref_gelu_tanh_and_mul(x->data, out->data, m, two_i / 2, x->dtype);
+        return fd__ref_gated_act(fd__gelu_tanh_ref, x->data, out->data, m, two_i / 2, x->dtype);
 #if FD_BUILT_gelu_tanh_and_mul
     if (variant == FD_VAR_gelu_tanh_and_mul)
         return fd__cuda_gelu_tanh_and_mul(&l, x->data, out->data, m, two_i / 2, x->dtype);

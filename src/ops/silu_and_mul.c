@@ -11,16 +11,7 @@
 
 static const char *OP = "silu_and_mul";
 
-static fd_status ref_silu_and_mul(const void *x, void *out, int64_t m, int64_t inter,
-                                  fd_dtype dt) {
-    for (int64_t r = 0; r < m; r++)
-        for (int64_t j = 0; j < inter; j++) {
-            float g = fd__ffn_get(dt, x, r * 2 * inter + j);
-            float u = fd__ffn_get(dt, x, r * 2 * inter + inter + j);
-            fd__ffn_set(dt, out, r * inter + j, g / (1.0f + expf(-g)) * u);
-        }
-    return FD_OK;
-}
+static float silu(float g) { return g / (1.0f + expf(-g)); }
 
 fd_status fd_silu_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) {
     FD_TRY(FD_CHECK_T(OP, "x", x, -1, -1, -1));
@@ -33,7 +24,7 @@ fd_status fd_silu_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) {
     int variant;
     fd__launch l;
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_silu_and_mul, x->dtype, &variant, &l));
-    if (variant == FD_VAR_REF) return ref_silu_and_mul(x->data, out->data, m, two_i / 2, x->dtype);
+    if (variant == FD_VAR_REF) return fd__ref_gated_act(silu, x->data, out->data, m, two_i / 2, x->dtype);
 #if FD_BUILT_silu_and_mul
     if (variant == FD_VAR_silu_and_mul)
         return fd__cuda_silu_and_mul(&l, x->data, out->data, m, two_i / 2, x->dtype);

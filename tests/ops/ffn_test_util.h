@@ -95,10 +95,5 @@ static inline fd_platform *ffn_sim_platform(int build_arch, int sm) {
     return p;
 }
 
-static inline double ffn_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 #endif

@@ -197,14 +197,14 @@ static void bench_one(fd_ctx *g, fd_dtype dt, int64_t m, int64_t n, int64_t k, i
     double t0 = 0, dt_s = 0;
     for (int rep = 0; rep < 2; rep++) {  // rep 0 warms up
         int want = rep ? 20 : 3;
-        t0 = ffn_now();
+        t0 = fd_test_now();
         for (iters = 0; iters < want; iters++) {
             fd_status st = q8 ? fd_matmul_wint8(g, &a.t, &w.t, &s.t, &c.t)
                               : fd_matmul(g, &a.t, &w.t, &c.t);
             if (st != FD_OK) { FD_FAILF("bench: %s", fd_last_error()); goto out; }
         }
         CHECK_OK(fd_ctx_sync(g));
-        dt_s = (ffn_now() - t0) / iters;
+        dt_s = (fd_test_now() - t0) / iters;
     }
     {
         double flops = 2.0 * m * n * k, bytes = (double)n * k * (q8 ? 1 : 2) + 2.0 * (m * k + m * n);

@@ -320,21 +320,15 @@ static void gpu_unaligned(void) {
     CHECK_CONTAINS(fd_last_error(), "aligned");
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // Seconds per call of gguf_matmul over `iters` calls (after 3 warm-up calls).
 static double time_mm(fd_ctx *g, fd_tensor *x, fd_tensor *w, fd_ggml_type t, int64_t k,
                       fd_tensor *y, int iters) {
     for (int i = 0; i < 3; i++) CHECK_OK(fd_gguf_matmul(g, x, w, t, k, y));
     CHECK_OK(fd_ctx_sync(g));
-    double t0 = now_s();
+    double t0 = fd_test_now();
     for (int i = 0; i < iters; i++) fd_gguf_matmul(g, x, w, t, k, y);
     CHECK_OK(fd_ctx_sync(g));
-    return (now_s() - t0) / iters;
+    return (fd_test_now() - t0) / iters;
 }
 
 // FD_BENCH=1: decode GB/s (weight bytes / time) and prefill (M = 512) TFLOP/s.

@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// The self-check shared by the gated activations (silu_and_mul, gelu_tanh_and_mul):
-// known values against the activation in double, then on CUDA a random [7, 2*300]
-// case against the C reference.
+// What the gated activations (silu_and_mul, gelu_tanh_and_mul) share: the C
+// reference loop, and the self-check (known values against the activation in
+// double, then on CUDA a random [7, 2*300] case against the C reference).
 #include <stdio.h>
 #include <string.h>
 
 #include "ops/check_util.h"
 #include "ops/ffn_launch.h"
+
+fd_status fd__ref_gated_act(float (*act)(float), const void *x, void *out, int64_t m, int64_t inter,
+                            fd_dtype dt) {
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < inter; j++) {
+            float g = fd__ffn_get(dt, x, r * 2 * inter + j);
+            float u = fd__ffn_get(dt, x, r * 2 * inter + inter + j);
+            fd__ffn_set(dt, out, r * inter + j, act(g) * u);
+        }
+    return FD_OK;
+}
 
 static fd_status ga_run(const fd__gated_act *g, fd_ctx *ctx, fd_dtype dt, int64_t m, int64_t inter,
                         const void *xh, void *oh) {
