@@ -53,11 +53,14 @@ static void split_window(int64_t max_kv, int64_t span, int64_t base, int64_t tar
 // and span at most window + (tokens in the tile) - 1 positions: the tokens of
 // a 16-row small tile or a bm-row big tile are at most 16 and bm.
 static void make_plan(int sms, int64_t token_num, int64_t bsz, int n_q, int n_kv, int hd,
-                      int64_t max_kv, int window, fd__attn_plan *p) {
+                      int64_t max_kv, int window, int bm, fd__attn_plan *p) {
     memset(p, 0, sizeof *p);
-    int64_t group = n_kv > 0 ? n_q / n_kv : 1, bm = hd == 256 ? 32 : 64;
+    int64_t group = n_kv > 0 ? n_q / n_kv : 1;
+    p->bm_big = bm;
     int64_t big_tiles = cdiv(token_num * group, bm);
-    int64_t target = 8 * (int64_t)sms;
+    // CTAs wanted: ~8 per SM for small tiles; a 128-row wgmma tile fills an SM
+    // alone, and splitting it more only adds partials to merge
+    int64_t target = 8 * (int64_t)sms, target_big = (bm >= 128 ? 2 : 8) * (int64_t)sms;
     p->big_tiles_max = big_tiles + (bsz < token_num ? bsz : token_num);
     if (sms <= 0) {
         p->splits_small = p->splits_big = 1;
@@ -67,11 +70,29 @@ static void make_plan(int sms, int64_t token_num, int64_t bsz, int n_q, int n_kv
     int64_t w = window;
     split_window(max_kv, w > 0 ? w + 15 : 0, bsz * n_kv, target, MAX_SPLITS_SMALL, SPLIT_GRAIN,
                  &p->splits_small, &p->chunk_small);
-    split_window(max_kv, w > 0 ? w + bm - 1 : 0, big_tiles * n_kv, target, MAX_SPLITS_BIG,
+    split_window(max_kv, w > 0 ? w + bm - 1 : 0, big_tiles * n_kv, target_big, MAX_SPLITS_BIG,
                  MIN_CHUNK_BIG, &p->splits_big, &p->chunk_big);
     p->meta_bytes = (size_t)cdiv((2 * bsz + 1) * 4, 256) * 256;
     int s = p->splits_small > p->splits_big ? p->splits_small : p->splits_big;
     if (s > 1) p->part_bytes = (size_t)s * (size_t)token_num * (size_t)n_q * (size_t)(hd + 1) * 4;
+}
+
+// Big-tile rows of the kernels that run: the SM80/SM70 tiles take 64 (32 at
+// head_dim 256); the sm_90a wgmma tiles 128 (two warpgroups of 64), for
+// 16-bit caches at head_dim 64/128 unless FDEPLOY_ATTN_PREFILL names another
+// kernel ("fa2", "mma2", "wmma": the SM80 tiles, for comparisons).
+static int default_big_rows(int hd) { return hd == 256 ? 32 : 64; }
+
+static int big_rows(int variant, const fd__attn_args *a) {
+#if FD_BUILT_append_attention_sm90a
+    const char *e = getenv("FDEPLOY_ATTN_PREFILL");
+    if (variant == FD_VAR_append_attention_sm90a && !a->cache_int8 && a->head_dim <= 128 &&
+        !(e && *e))
+        return 128;
+#else
+    (void)variant;
+#endif
+    return default_big_rows(a->head_dim);
 }
 
 static int ctx_sms(const fd_ctx *ctx) {
@@ -88,19 +109,22 @@ size_t fd_append_attention_workspace_size(const fd_ctx *ctx, int64_t token_num, 
     int64_t kv = max_kv_len > 0 ? max_kv_len : max_blocks_per_seq * block_size;
     // Fewer tokens can mean more KV splits: the size is the largest over every
     // batch up to these bounds, so one workspace serves all of them.
+    // Both big-tile heights count: the variant is picked at launch.
     size_t most = 0;
+    const int bms[2] = {default_big_rows(head_dim), 128};
     for (int64_t t = 1; t <= token_num; t++) {
         int64_t bs[2] = {1, bsz < t ? bsz : t};
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 4; i++) {
             fd__attn_plan p;
-            make_plan(ctx_sms(ctx), t, bs[i] > 0 ? bs[i] : 1, n_q_heads, n_kv_heads, head_dim, kv,
-                      0, &p);
+            make_plan(ctx_sms(ctx), t, bs[i & 1] > 0 ? bs[i & 1] : 1, n_q_heads, n_kv_heads,
+                      head_dim, kv, 0, bms[i >> 1], &p);
             size_t need = p.meta_bytes + p.part_bytes;
             if (need > most) most = need;
         }
     }
     fd__attn_plan p;  // meta bytes of the largest batch
-    make_plan(ctx_sms(ctx), token_num, bsz, n_q_heads, n_kv_heads, head_dim, kv, 0, &p);
+    make_plan(ctx_sms(ctx), token_num, bsz, n_q_heads, n_kv_heads, head_dim, kv, 0,
+              default_big_rows(head_dim), &p);
     return most > p.meta_bytes + p.part_bytes ? most + p.meta_bytes : p.meta_bytes + p.part_bytes;
 }
 
@@ -374,7 +398,8 @@ static fd_status check_args(const fd_tensor *qkv, const fd_tensor *kc, const fd_
     return FD_OK;
 }
 
-#if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80
+#if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80 || \
+    FD_BUILT_append_attention_sm90a
 // Runs a CUDA variant with the caller's workspace or one allocated for this call.
 static fd_status run_cuda(fd_ctx *ctx, const fd__launch *l, int variant, fd__attn_args *a,
                           const fd_tensor *ws) {
@@ -396,6 +421,9 @@ static fd_status run_cuda(fd_ctx *ctx, const fd__launch *l, int variant, fd__att
 #endif
 #if FD_BUILT_append_attention_sm80
     if (variant == FD_VAR_append_attention_sm80) s = fd__cuda_append_attention_sm80(l, a);
+#endif
+#if FD_BUILT_append_attention_sm90a
+    if (variant == FD_VAR_append_attention_sm90a) s = fd__cuda_append_attention_sm90a(l, a);
 #endif
     if (own) fd_ctx_release(ctx, own);  // device-synchronising free: safe after the launch
     return s;
@@ -420,10 +448,12 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_append_attention, qkv->dtype, &variant, &l));
     if (variant == FD_VAR_REF) return ref_append_attention(&a);
     int64_t kv = a.max_kv_len > 0 ? a.max_kv_len : a.max_blocks_per_seq * a.block_size;
-    make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, a.window, &a.plan);
+    make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, a.window,
+              big_rows(variant, &a), &a.plan);
     a.max_kv_len = kv;
     if (a.token_num == 0 || a.bsz == 0) return FD_OK;
-#if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80
+#if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80 || \
+    FD_BUILT_append_attention_sm90a
     return run_cuda(ctx, &l, variant, &a, opts ? opts->workspace : NULL);
 #else
     return fd__error(FD_ERR_INTERNAL, "%s: variant %d has no launcher", OP, variant);

@@ -12,12 +12,14 @@ extern "C" {
 
 // Work split chosen on the host (same for the workspace size query and the launch).
 // "small" sequences (seq_lens_this_time * group <= 16: decode, short speculative
-// verify) run 16-row query tiles; the others 64-row (32 for head_dim 256) tiles.
+// verify) run 16-row query tiles; the others bm_big-row tiles (64, 32 for
+// head_dim 256, 128 for the sm_90a wgmma tiles).
 // Split s of a tile covers keys [lo + s*chunk, lo + (s+1)*chunk), lo = the
 // window start of the tile's first row (0 without a sliding window).
 typedef struct fd__attn_plan {
     int splits_small, chunk_small;   // KV splits and keys per split, small tiles
     int splits_big, chunk_big;       // same, big tiles
+    int bm_big;                      // query rows of a big tile (the variant's tile)
     int64_t big_tiles_max;           // upper bound on big (sequence, q tile) pairs
     size_t meta_bytes;               // per-sequence flags + big tile prefix sums
     size_t part_bytes;               // split partials: f32 O and log-sum-exp
@@ -44,6 +46,7 @@ typedef struct fd__attn_args {
 
 fd_status fd__cuda_append_attention_sm70(const fd__launch *l, const fd__attn_args *a);
 fd_status fd__cuda_append_attention_sm80(const fd__launch *l, const fd__attn_args *a);
+fd_status fd__cuda_append_attention_sm90a(const fd__launch *l, const fd__attn_args *a);
 
 #ifdef __cplusplus
 }

@@ -26,12 +26,23 @@ static const fd__op_desc op_descs[] = {
 static const fd__op_variant op_variants[FD_VAR_COUNT + 1] = {
 #define FD_OP(name, dtypes, summary)
 #define FD_CUDA(op, stem, min_sm, dtypes)                                     \
-    {FD_OP_ID_##op, #stem, min_sm, dtypes, FD_IS_SET(FD_BUILT_##stem)},
+    {FD_OP_ID_##op, #stem, min_sm, dtypes, FD_IS_SET(FD_BUILT_##stem), 0},
+#define FD_CUDA_EXACT(op, stem, sm, dtypes)                                   \
+    {FD_OP_ID_##op, #stem, sm, dtypes, FD_IS_SET(FD_BUILT_##stem), 1},
 #include "ops/ops.def"
 #undef FD_OP
 #undef FD_CUDA
-    {-1, NULL, 0, 0, 0},
+#undef FD_CUDA_EXACT
+    {-1, NULL, 0, 0, 0, 0},
 };
+
+// Whether the device runs the variant's kernels (built or not): an image of
+// this build loads there, as an arch the variant needs; arch-specific (exact)
+// variants carry their own SASS, for that one SM.
+int fd__variant_runs_on(const fd__op_variant *var, const fd_device_info *dev) {
+    if (dev->image == FD_IMAGE_NONE) return 0;
+    return var->exact ? dev->sm == var->min_sm : var->min_sm <= dev->effective_sm;
+}
 
 const fd__op_desc *fd__op_desc_at(int op) {
     return op >= 0 && op < FD_OP_ID_COUNT ? &op_descs[op] : NULL;
@@ -133,7 +144,7 @@ fd_status fd__op_select(const fd_platform *p, int device, int op, fd_dtype dtype
     for (int v = 0; v < FD_VAR_COUNT; v++) {
         const fd__op_variant *var = &op_variants[v];
         if (var->op != op || !var->built || !(var->dtypes & FD_DT(dtype))) continue;
-        if (dev->image == FD_IMAGE_NONE || var->min_sm > dev->effective_sm) continue;
+        if (!fd__variant_runs_on(var, dev)) continue;
         if (best < 0 || var->min_sm > op_variants[best].min_sm) best = v;
     }
     if (best >= 0) {
@@ -167,9 +178,7 @@ int fd_op_available(const fd_platform *p, const char *name, int device, char *re
     }
     for (int v = 0; v < FD_VAR_COUNT; v++) {
         const fd__op_variant *var = &op_variants[v];
-        if (var->op == op && var->built && dev->image != FD_IMAGE_NONE &&
-            var->min_sm <= dev->effective_sm)
-            return 1;
+        if (var->op == op && var->built && fd__variant_runs_on(var, dev)) return 1;
     }
     explain(p, dev, op, -1, reason, reason_size);
     return 0;

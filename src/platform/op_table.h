@@ -38,7 +38,10 @@ typedef struct fd__op_variant {
     int min_sm;
     unsigned dtypes;
     int built;               // compiled into this library
+    int exact;               // arch-specific (FD_CUDA_EXACT): runs only on SM min_sm
 } fd__op_variant;
+
+int fd__variant_runs_on(const fd__op_variant *var, const fd_device_info *dev);
 
 const fd__op_desc *fd__op_desc_at(int op);
 const fd__op_variant *fd__op_variant_at(int v);

@@ -573,7 +573,7 @@ static void gpu_workspace_and_hints(void) {
 }
 
 // Sliding windows on the GPU vs the reference with every prefill kernel
-// (FDEPLOY_ATTN_PREFILL unset, wmma, mma2): windows 1, the block size (the
+// (FDEPLOY_ATTN_PREFILL unset, wmma, mma2, fa2): windows 1, the block size (the
 // first decode's window starts on a block edge), 37 (a multiple of nothing),
 // 128 (several KV tiles); f16/bf16, head dims 64/128/256 with block sizes
 // 16/64/128 and GQA 1/4/8; each a mixed batch: decode, a 3-token verify
@@ -582,7 +582,7 @@ static void gpu_workspace_and_hints(void) {
 static void gpu_window_vs_reference(void) {
     fd_ctx *g = fd_test_gpu_for(&env, OP);
     if (!g) return;
-    static const char *modes[3] = {NULL, "wmma", "mma2"};
+    static const char *modes[4] = {NULL, "wmma", "mma2", "fa2"};
     static const int wins[4] = {1, 0, 37, 128}, hds[3] = {64, 128, 256}, bss[3] = {16, 64, 128},
                      gs[3] = {1, 4, 8};
     fd_dtype dts[2] = {FD_F16, FD_BF16};
@@ -590,7 +590,7 @@ static void gpu_window_vs_reference(void) {
     const char *env_mode = getenv("FDEPLOY_ATTN_PREFILL");
     if (env_mode) snprintf(saved, sizeof saved, "%s", env_mode);
     uint64_t seed = 600;
-    for (int mi = 0; mi < 3; mi++) {
+    for (int mi = 0; mi < 4; mi++) {
         if (modes[mi]) setenv("FDEPLOY_ATTN_PREFILL", modes[mi], 1);
         else unsetenv("FDEPLOY_ATTN_PREFILL");
         for (int di = 0; di < 2; di++)
@@ -633,6 +633,26 @@ static void gpu_window_long_context(void) {
                   .dt = dts[di], .window = 512};
         gpu_vs_ref(g, &e, 720 + (uint64_t)di, NULL);
     }
+}
+
+// Long prefills, the default prefill kernel (on an H100 the sm_90a wgmma tiles
+// of 128 rows x 128 keys): a fresh 700-token prompt (several KV tiles, and
+// KV splits: few tiles), a 300-token chunk over a 1000-token cache, a 129-token
+// chunk over 63 (tile and block edges off by one); head dims 64/128, GQA 1/4,
+// f16/bf16, full and 300-token windows.
+static void gpu_prefill_tiles(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, OP);
+    if (!g) return;
+    fd_dtype dts[2] = {FD_F16, FD_BF16};
+    uint64_t seed = 850;
+    for (int di = 0; di < 2; di++)
+        for (int k = 0; k < 8; k++) {
+            int hd = k & 1 ? 128 : 64, grp = k & 2 ? 4 : 1, win = k & 4 ? 300 : 0;
+            aa_t c = {.bsz = 3, .dec = {0, 1000, 63}, .len = {700, 300, 129}, .n_q = 2 * grp,
+                      .n_kv = 2, .hd = hd, .bs = 64, .rot = hd, .neox = k & 1, .dt = dts[di],
+                      .window = win};
+            if (!gpu_vs_ref(g, &c, seed++, NULL)) return;  // no bf16 here
+        }
 }
 
 // int8 caches with a window: decode and prefill, head dims 64/128/256.
@@ -759,7 +779,7 @@ FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_mixed_batch), FD_CASE(cpu_interleaved_m
              FD_CASE(cpu_window_covers_all), FD_CASE(cpu_empty), FD_CASE(cpu_bad_data),
              FD_CASE(bad_shapes), FD_CASE(table_and_info_agree),
              FD_CASE(gpu_random_vs_reference), FD_CASE(gpu_int8_cache),
-             FD_CASE(gpu_long_context), FD_CASE(gpu_workspace_and_hints),
+             FD_CASE(gpu_long_context), FD_CASE(gpu_prefill_tiles), FD_CASE(gpu_workspace_and_hints),
              FD_CASE(gpu_window_vs_reference), FD_CASE(gpu_window_long_context),
              FD_CASE(gpu_window_int8), FD_CASE(gpu_window_covers_all), FD_CASE(gpu_empty),
              FD_CASE(gpu_bad_data), FD_CASE(bench), FD_CASE(teardown))

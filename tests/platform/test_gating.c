@@ -133,6 +133,27 @@ static void picks_highest_variant(void) {
     fd_platform_free(p);
 }
 
+// Arch-specific (FD_CUDA_EXACT) variants run only on their own SM: the sm_90a
+// attention on an H100, not on an SM100 that runs a [80,90] build's PTX as 90.
+static void exact_variant_rule(void) {
+    fd_build_info b = build_of((int[]){80, 90}, 2);
+    fd_device_info devs[3] = {device_of("H100", 90), device_of("SM100 (simulated)", 100),
+                              device_of("A100", 80)};
+    fd_platform *p;
+    CHECK_OK(fd_platform_open_simulated(&b, devs, 3, &p));
+    const fd__op_variant *v90a = fd__op_variant_at(FD_VAR_append_attention_sm90a);
+    const fd__op_variant *v80 = fd__op_variant_at(FD_VAR_append_attention_sm80);
+    CHECK_EQ_I64(v90a->exact, 1);
+    CHECK_EQ_I64(v80->exact, 0);
+    CHECK_EQ_I64(fd_platform_device(p, 1)->effective_sm, 90);
+    CHECK_EQ_I64(fd__variant_runs_on(v90a, fd_platform_device(p, 0)), 1);
+    CHECK_EQ_I64(fd__variant_runs_on(v90a, fd_platform_device(p, 1)), 0);
+    CHECK_EQ_I64(fd__variant_runs_on(v90a, fd_platform_device(p, 2)), 0);
+    CHECK_EQ_I64(fd__variant_runs_on(v80, fd_platform_device(p, 1)), 1);
+    CHECK_EQ_I64(fd__variant_runs_on(v80, fd_platform_device(p, 2)), 1);
+    fd_platform_free(p);
+}
+
 static void forced_cpu_env(void) {
     setenv("FDEPLOY_DEVICE", "cpu", 1);
     fd_platform *p;
@@ -155,4 +176,5 @@ static void unknown_op(void) {
 
 FD_TEST_MAIN(FD_CASE(image_rule), FD_CASE(build70_on_sm90), FD_CASE(build80_on_sm70),
              FD_CASE(cpu_only_build), FD_CASE(unsupported_call_is_an_error),
-             FD_CASE(picks_highest_variant), FD_CASE(forced_cpu_env), FD_CASE(unknown_op))
+             FD_CASE(picks_highest_variant), FD_CASE(exact_variant_rule), FD_CASE(forced_cpu_env),
+             FD_CASE(unknown_op))

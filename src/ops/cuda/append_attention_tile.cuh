@@ -37,6 +37,8 @@ struct aa_cfg {
     static constexpr int P_OFF = S_OFF + BM * LDS * 4;
     static constexpr int R_OFF = P_OFF + BM * LDP * 2;
     static constexpr int SMEM = R_OFF + 3 * BM * 4;
+    // element (row r, dim d) of sQ / sK / sV
+    static __device__ __forceinline__ int sidx(int r, int d) { return r * LDQ + d; }
     static_assert(BM == 16 * WM, "one warp row per 16 query rows");
     static_assert(FS >= 1 && FO >= 1 && BN % (16 * WN) == 0 && HD % (16 * WN) == 0, "warp tiling");
     static_assert(TPR >= 1 && TPR <= 32 && BN % TPR == 0, "softmax mapping");
@@ -96,7 +98,7 @@ static __device__ void aa_load_q(const aa_params &p, uint16_t *sQ, int b, int kv
                     outv = *(const uint4 *)h;
                 }
             }
-            *(uint4 *)(sQ + r * C::LDQ + d0) = outv;
+            *(uint4 *)(sQ + C::sidx(r, d0)) = outv;
         }
         return;
     }
@@ -109,7 +111,7 @@ static __device__ void aa_load_q(const aa_params &p, uint16_t *sQ, int b, int kv
             v = aa_rope(x, d, a.rotary ? a.rotary + (int64_t)(dec + j) * a.rot_dim : nullptr,
                         a.rot_dim, a.rotary_neox);
         }
-        sQ[r * C::LDQ + d] = aa_bits<T>(v);
+        sQ[C::sidx(r, d)] = aa_bits<T>(v);
     }
 }
 
@@ -176,32 +178,36 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
 }
 
 // Async path (CP::on, 16-bit cache): issues the cp.async copies of keys
-// [kt, kt+BN) of K (isv 0) or V (isv 1) into dst, zeros past kv_stop or for a
-// bad block; no wait (the caller commits the group and waits for it later).
+// [kt, kt+BN) of K into dk and of V into dv (either may be null), zeros past
+// kv_stop or for a bad block; no wait (the caller commits the group and waits
+// for it later). The block ids are all loaded first: a load feeding a branch
+// per copy would expose its latency once per chunk.
 template <class C, class CP>
-static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t *dst, int isv,
+static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t *dk, uint16_t *dv,
                                                    int b, int kvh, int kt, int kv_stop) {
     const fd__attn_args &a = p.a;
     constexpr int CPK = C::HD / 8, TOTAL = C::BN * CPK, ITER = TOTAL / C::NT;
     static_assert(!C::INT8 && TOTAL % C::NT == 0, "whole 16-bit chunks per thread");
     const int32_t *bt = a.block_tables + (int64_t)b * a.max_blocks_per_seq;
-    const char *base = (const char *)(isv ? a.value_cache : a.key_cache);
+    int blk[ITER];
 #pragma unroll
     for (int u = 0; u < ITER; u++) {
-        int c = threadIdx.x + u * C::NT, key = c / CPK, dc = c % CPK, k = kt + key;
-        const char *src = nullptr;
-        if (k < kv_stop) {
-            int blk = bt[k >> p.bs_shift];
-            if (blk < 0 || blk >= a.num_blocks) {
-                fd_kfail(p.err, p.op, FD_KERR_INDEX, blk, (int)a.num_blocks);
-            } else {
-                int64_t off = (((int64_t)blk * a.n_kv + kvh) * a.block_size +
-                               (k & (a.block_size - 1))) * C::HD + dc * 8;
-                src = base + off * 2;
-            }
-        }
-        CP::copy16(dst + key * C::LDQ + dc * 8, src ? src : (const char *)a.key_cache,
-                   src != nullptr);
+        const int k = kt + (threadIdx.x + u * C::NT) / CPK;
+        blk[u] = k < kv_stop ? __ldg(bt + (k >> p.bs_shift)) : -1;
+    }
+    const int64_t blk_stride = (int64_t)a.n_kv * a.block_size * C::HD;
+    const int head_off = kvh * a.block_size * C::HD;
+#pragma unroll
+    for (int u = 0; u < ITER; u++) {
+        const int c = threadIdx.x + u * C::NT, key = c / CPK, dc = c % CPK, k = kt + key;
+        const bool ok = k < kv_stop && blk[u] >= 0 && blk[u] < a.num_blocks;
+        if (k < kv_stop && !ok) fd_kfail(p.err, p.op, FD_KERR_INDEX, blk[u], (int)a.num_blocks);
+        const int64_t off = ok ? blk[u] * blk_stride + head_off +
+                                     (k & (a.block_size - 1)) * C::HD + dc * 8
+                               : 0;
+        const int si = C::sidx(key, dc * 8);
+        if (dk) CP::copy16(dk + si, (const char *)a.key_cache + off * 2, ok);
+        if (dv) CP::copy16(dv + si, (const char *)a.value_cache + off * 2, ok);
     }
 }
 
@@ -369,9 +375,9 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     //   softmax:  V(t), K(t+1)  -> wait_group 1: V(t) landed
     constexpr bool ASYNC = CP::on && !C::INT8;
     if constexpr (ASYNC) {
-        aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP>(p, sK, nullptr, b, kvh, kv_begin, kv_stop);
         CP::commit();
-        aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP>(p, nullptr, sV, b, kvh, kv_begin, kv_stop);
         CP::commit();
     }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
@@ -392,7 +398,8 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         aa_qk<C>(sQ, sK, sS, wm, wn);
         __syncthreads();  // S complete, sK free
         if constexpr (ASYNC) {
-            if (kt + C::BN < kv_stop) aa_issue_kv<C, CP>(p, sK, 0, b, kvh, kt + C::BN, kv_stop);
+            if (kt + C::BN < kv_stop)
+                aa_issue_kv<C, CP>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop);
             CP::commit();
         }
         float alpha =
@@ -402,7 +409,8 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         aa_pv<C>(o, sP, sV, wm, wn);
         if constexpr (ASYNC) {
             __syncthreads();  // sV and sP consumed
-            if (kt + C::BN < kv_stop) aa_issue_kv<C, CP>(p, sV, 1, b, kvh, kt + C::BN, kv_stop);
+            if (kt + C::BN < kv_stop)
+                aa_issue_kv<C, CP>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop);
             CP::commit();
         }
     }
@@ -479,7 +487,7 @@ static void aa_merge_hd(const aa_params &p, cudaStream_t st) {
             <<<dim3((unsigned)a.bsz, (unsigned)a.n_kv, (unsigned)rows), 128, 0, st>>>(p);
     }
     if (big && a.plan.splits_big > 1) {
-        const int bm = HD == 256 ? 32 : 64;  // the Big tile's BM (aa_tiles)
+        const int bm = a.plan.bm_big;
         aa_merge_big_kernel<T, HD>
             <<<dim3((unsigned)a.plan.big_tiles_max, (unsigned)a.n_kv, (unsigned)bm), 128, 0, st>>>(
                 p, bm);
@@ -520,7 +528,7 @@ static fd_status aa_launch(const fd__launch *l, const fd__attn_args *a, const ch
                          "%s: key_cache, value_cache, out and workspace must be 16-byte aligned",
                          name);
     cudaStream_t st = (cudaStream_t)l->stream;
-    aa_plan_kernel<<<1, 1024, 0, st>>>(p, a->head_dim == 256 ? 32 : 64);
+    aa_plan_kernel<<<1, 1024, 0, st>>>(p, a->plan.bm_big);
     aa_write_kernel<T><<<(unsigned)a->token_num, 128, 0, st>>>(p);
     cudaError_t e = a->cache_int8 ? aa_tiles_hd<KS, T, true>(p, st) : aa_tiles_hd<KS, T, false>(p, st);
     if (e != cudaSuccess)
