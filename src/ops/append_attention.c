@@ -83,16 +83,20 @@ static void make_plan(int sms, int64_t token_num, int64_t bsz, int n_q, int n_kv
 // kernel ("fa2", "mma2", "wmma": the SM80 tiles, for comparisons).
 static int default_big_rows(int hd) { return hd == 256 ? 32 : 64; }
 
-static int big_rows(int variant, const fd__attn_args *a) {
+static int big_wgmma(int variant, const fd__attn_args *a) {
 #if FD_BUILT_append_attention_sm90a
     const char *e = getenv("FDEPLOY_ATTN_PREFILL");
-    if (variant == FD_VAR_append_attention_sm90a && !a->cache_int8 && a->head_dim <= 128 &&
-        !(e && *e))
-        return 128;
+    return variant == FD_VAR_append_attention_sm90a && !a->cache_int8 && a->head_dim <= 128 &&
+           !(e && *e);
 #else
     (void)variant;
+    (void)a;
+    return 0;
 #endif
-    return default_big_rows(a->head_dim);
+}
+
+static int big_rows(int variant, const fd__attn_args *a) {
+    return big_wgmma(variant, a) ? 128 : default_big_rows(a->head_dim);
 }
 
 static int ctx_sms(const fd_ctx *ctx) {
@@ -450,6 +454,7 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
     int64_t kv = a.max_kv_len > 0 ? a.max_kv_len : a.max_blocks_per_seq * a.block_size;
     make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, a.window,
               big_rows(variant, &a), &a.plan);
+    a.plan.big_wgmma = big_wgmma(variant, &a);
     a.max_kv_len = kv;
     if (a.token_num == 0 || a.bsz == 0) return FD_OK;
 #if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80 || \

@@ -20,6 +20,7 @@ typedef struct fd__attn_plan {
     int splits_small, chunk_small;   // KV splits and keys per split, small tiles
     int splits_big, chunk_big;       // same, big tiles
     int bm_big;                      // query rows of a big tile (the variant's tile)
+    int big_wgmma;                   // big tiles on the sm_90a wgmma kernels
     int64_t big_tiles_max;           // upper bound on big (sequence, q tile) pairs
     size_t meta_bytes;               // per-sequence flags + big tile prefix sums
     size_t part_bytes;               // split partials: f32 O and log-sum-exp

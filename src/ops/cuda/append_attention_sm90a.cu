@@ -5,14 +5,16 @@
 // kernels (append_attention_sm80.cuh); prefill (big) tiles of a 16-bit cache
 // at head_dim 64/128 run aa90_tile below, FlashAttention-style on wgmma:
 //   CTA = 2 warpgroups x 64 query rows (BM = 128), KV tiles of BN = 128 keys,
-//   K/V double-buffered by cp.async into 128-byte-swizzled shared memory;
+//   K/V in 3 stages by cp.async into 128-byte-swizzled shared memory;
 //   S = Q K^T: wgmma m64n128k16, Q and K read from shared memory;
 //   online softmax on the S accumulators in registers;
 //   O += P V: wgmma m64nHDk16, P from registers (the accumulator layout is the
 //   register A layout), V through the descriptor's transpose (N-major B).
-// Roofline: 4 * BM * HD flops per key loaded from L2 (64k at HD 128) and ~990
-// TFLOP/s of dense f16 on an H100 SXM: tensor-bound, as long as the next
-// tile's copies overlap this tile's math (they do: one tile in flight).
+// Roofline: 4 * BM * HD flops per key loaded (64k at HD 128); ~990 TFLOP/s of
+// dense f16 on an H100 SXM. Measured (docs/gpu-logs/attention-sm90a.log): the
+// GEMMs and softmax alone run at ~370 TFLOP/s causal, the whole tile at ~290:
+// the cp.async K/V copies (64 KB a tile, 16 instructions a thread) are what is
+// left; TMA copies and warp specialisation (FlashAttention-3) are the next step.
 #include "ops/cuda/append_attention_sm80.cuh"
 
 // Accumulator operand lists: d[0..N/2) of an m64nNk16 f32 accumulator.
@@ -113,13 +115,15 @@ static __device__ __forceinline__ void aa90_proxy_fence() {
 // Tile shapes; Q, K and V tiles in the 128-byte-swizzle layout: 8-row groups
 // of HD/64 atoms, an atom = 8 rows x 64 elements (128 bytes a row) whose
 // 16-byte chunk c of row r sits at chunk c ^ r (atoms are 1024-byte aligned).
-template <typename T_, int HD_>
+template <typename T_, int HD_, int BM_, int BN_, int STAGES_>
 struct aa90_cfg {
     typedef T_ T;
     static constexpr bool INT8 = false;
-    static constexpr int HD = HD_, BM = 128, BN = 128, NT = 256;
+    static constexpr int HD = HD_, BM = BM_, BN = BN_, NT = 2 * BM;
     static constexpr int TILE_Q = BM * HD * 2, TILE_KV = BN * HD * 2;
-    static constexpr int SMEM = TILE_Q + 4 * TILE_KV + 1024;  // 2 stages of K, V; alignment
+    // STAGES of K and V (tile t+STAGES-1 is copied while tile t is computed); alignment
+    static constexpr int STAGES = STAGES_, SMEM = TILE_Q + 2 * STAGES * TILE_KV + 1024;
+    static_assert(SMEM <= 227 * 1024, "Hopper's shared memory per block");
     static constexpr uint32_t SBO = 8 * HD * 2;                // bytes between 8-row groups
     static_assert(HD == 64 || HD == 128, "head_dim 64 or 128");
     static __device__ __forceinline__ int sidx(int r, int d) {
@@ -136,9 +140,17 @@ static __device__ __forceinline__ uint64_t aa90_desc(const uint16_t *ptr, uint32
            (uint64_t)((sbo >> 4) & 0x3fff) << 32 | 1ull << 62;
 }
 
+static __device__ __forceinline__ float aa90_ex2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Online softmax of this lane's S rows (scaled by s2 into the exp2 domain,
 // masked: causal, window, the split's end, padding rows) -> P as wgmma's
 // register A operand ([k step][a0..a3]), the running max / sum, O rescaled.
+// (Tree reductions, exp folded into an FMA and skipping unneeded O rescales
+// measured no faster: the tile is bound by the GEMMs and the K/V copies.)
 template <class C>
 static __device__ __forceinline__ void aa90_softmax(float (&s)[C::BN / 2],
                                                     uint32_t (&pf)[C::BN / 16][4],
@@ -170,14 +182,14 @@ static __device__ __forceinline__ void aa90_softmax(float (&s)[C::BN / 2],
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
         const float nm = fmaxf(rm[h], mx[h]);
-        alpha[h] = rm[h] == -INFINITY ? 1.f : exp2f(rm[h] - nm);
+        alpha[h] = rm[h] == -INFINITY ? 1.f : aa90_ex2(rm[h] - nm);
         rm[h] = nm;
         z[h] = nm == -INFINITY ? 0.f : nm;  // no -inf - -inf for rows with no key yet
     }
 #pragma unroll
     for (int n = 0; n < NS; n++) {
-        const float p0 = exp2f(s[4 * n] - z[0]), p1 = exp2f(s[4 * n + 1] - z[0]);
-        const float p2 = exp2f(s[4 * n + 2] - z[1]), p3 = exp2f(s[4 * n + 3] - z[1]);
+        const float p0 = aa90_ex2(s[4 * n] - z[0]), p1 = aa90_ex2(s[4 * n + 1] - z[0]);
+        const float p2 = aa90_ex2(s[4 * n + 2] - z[1]), p3 = aa90_ex2(s[4 * n + 3] - z[1]);
         sum[0] += p0 + p1;
         sum[1] += p2 + p3;
         pf[n / 2][(n & 1) * 2] = aa_pack2<T>(p0, p1);      // row g
@@ -253,8 +265,13 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
     auto kv = [&](int s, int isv) {  // stage s: K, V
         return (uint16_t *)(base + C::TILE_Q + (2 * s + isv) * C::TILE_KV);
     };
-    aa_issue_kv<C, aa80_copy>(p, kv(0, 0), kv(0, 1), b, kvh, kv_begin, kv_stop);
-    aa80_copy::commit();
+    constexpr int D = C::STAGES - 1;  // tiles in flight ahead of the one computed
+#pragma unroll
+    for (int t = 0; t < D; t++) {  // one commit group per tile, empty past the end
+        if (kv_begin + t * C::BN < kv_stop)
+            aa_issue_kv<C, aa80_copy, true, true>(p, kv(t, 0), kv(t, 1), b, kvh, kv_begin + t * C::BN, kv_stop);
+        aa80_copy::commit();
+    }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
     // the warpgroup's rows and the positions of its first and last row
     const int w0 = (warp >> 2) * 64, wrows = min(64, rows - w0);
@@ -272,11 +289,12 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
     float o[C::HD / 2];
 #pragma unroll
     for (int i = 0; i < C::HD / 2; i++) o[i] = 0.f;
-    int st = 0;
-    for (int kt = kv_begin; kt < kv_stop; kt += C::BN, st ^= 1) {
-        aa80_copy::wait_all();  // K, V of this tile landed (this thread's copies)
+    int st = 0;  // stage of tile t
+    for (int kt = kv_begin; kt < kv_stop; kt += C::BN, st = st + 1 == C::STAGES ? 0 : st + 1) {
+        if (D == 1) aa80_copy::wait_all();  // K, V of this tile landed (this thread's copies)
+        else aa80_copy::wait_1();
         aa90_proxy_fence();     // ... visible to wgmma; sQ too
-        __syncthreads();        // ... every thread's; the other stage is free
+        __syncthreads();        // ... every thread's; the last tile's stage is free
         // skip: no row of this warpgroup sees a key of the tile (causal, window)
         const bool skip = wrows <= 0 || kt > wpos_hi || kt + C::BN - 1 <= wpos_lo - p.win;
         float s[NS * 4];
@@ -291,8 +309,9 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
             }
             aa90_commit();
         }
-        if (kt + C::BN < kv_stop)
-            aa_issue_kv<C, aa80_copy>(p, kv(st ^ 1, 0), kv(st ^ 1, 1), b, kvh, kt + C::BN, kv_stop);
+        const int nst = st + D >= C::STAGES ? st + D - C::STAGES : st + D;  // tile t+D's stage
+        if (kt + D * C::BN < kv_stop)
+            aa_issue_kv<C, aa80_copy, true, true>(p, kv(nst, 0), kv(nst, 1), b, kvh, kt + D * C::BN, kv_stop);
         aa80_copy::commit();
         if (skip) continue;
         aa90_wait(s);
@@ -337,8 +356,9 @@ struct aa90_kernels {
     }
     template <class C> static cudaError_t big(dim3 g, cudaStream_t st, const aa_params &p) {
         if constexpr (!C::INT8 && C::HD <= 128) {
-            typedef aa90_cfg<typename C::T, C::HD> W;
-            if (p.a.plan.bm_big == W::BM) {
+            typedef aa90_cfg<typename C::T, C::HD, 128, 128, 3> W;
+            if (p.a.plan.big_wgmma) {
+                static_assert(W::BM == 128, "append_attention.c plans 128-row big tiles");
                 cudaError_t e = cudaFuncSetAttribute(
                     aa90_big<W>, cudaFuncAttributeMaxDynamicSharedMemorySize, W::SMEM);
                 if (e == cudaSuccess) aa90_big<W><<<g, W::NT, W::SMEM, st>>>(p);

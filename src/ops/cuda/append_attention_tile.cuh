@@ -178,36 +178,47 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
 }
 
 // Async path (CP::on, 16-bit cache): issues the cp.async copies of keys
-// [kt, kt+BN) of K into dk and of V into dv (either may be null), zeros past
-// kv_stop or for a bad block; no wait (the caller commits the group and waits
-// for it later). The block ids are all loaded first: a load feeding a branch
-// per copy would expose its latency once per chunk.
-template <class C, class CP>
+// [kt, kt+BN) of K into dk (WK) and of V into dv (WV), zeros past kv_stop or
+// for a bad block; no wait (the caller commits the group and waits for it
+// later). The block ids are all loaded and checked first, with one branch for
+// the (reported) bad ones: the copies themselves are branch-free.
+template <class C, class CP, bool WK, bool WV>
 static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t *dk, uint16_t *dv,
                                                    int b, int kvh, int kt, int kv_stop) {
     const fd__attn_args &a = p.a;
     constexpr int CPK = C::HD / 8, TOTAL = C::BN * CPK, ITER = TOTAL / C::NT;
     static_assert(!C::INT8 && TOTAL % C::NT == 0, "whole 16-bit chunks per thread");
     const int32_t *bt = a.block_tables + (int64_t)b * a.max_blocks_per_seq;
+    const unsigned nblk = a.num_blocks > 0x7fffffff ? 0x7fffffffu : (unsigned)a.num_blocks;
+    const int key0 = threadIdx.x / CPK, dc = threadIdx.x % CPK;  // NT % CPK == 0
+    static_assert(C::NT % CPK == 0, "a thread's chunks share one column");
     int blk[ITER];
+    bool bad = false;
 #pragma unroll
     for (int u = 0; u < ITER; u++) {
-        const int k = kt + (threadIdx.x + u * C::NT) / CPK;
-        blk[u] = k < kv_stop ? __ldg(bt + (k >> p.bs_shift)) : -1;
+        const int k = kt + key0 + u * (C::NT / CPK);
+        blk[u] = k < kv_stop ? __ldg(bt + (k >> p.bs_shift)) : 0;
+        bad |= (unsigned)blk[u] >= nblk;
+    }
+    if (bad) {  // report, then copy zeros for them
+#pragma unroll
+        for (int u = 0; u < ITER; u++)
+            if ((unsigned)blk[u] >= nblk) {
+                fd_kfail(p.err, p.op, FD_KERR_INDEX, blk[u], (int)nblk);
+                blk[u] = -1;
+            }
     }
     const int64_t blk_stride = (int64_t)a.n_kv * a.block_size * C::HD;
-    const int head_off = kvh * a.block_size * C::HD;
+    const int head_off = kvh * a.block_size * C::HD + dc * 8;
 #pragma unroll
     for (int u = 0; u < ITER; u++) {
-        const int c = threadIdx.x + u * C::NT, key = c / CPK, dc = c % CPK, k = kt + key;
-        const bool ok = k < kv_stop && blk[u] >= 0 && blk[u] < a.num_blocks;
-        if (k < kv_stop && !ok) fd_kfail(p.err, p.op, FD_KERR_INDEX, blk[u], (int)a.num_blocks);
-        const int64_t off = ok ? blk[u] * blk_stride + head_off +
-                                     (k & (a.block_size - 1)) * C::HD + dc * 8
-                               : 0;
+        const int key = key0 + u * (C::NT / CPK), k = kt + key;
+        const bool ok = k < kv_stop && blk[u] >= 0;
+        const int64_t off =
+            ok ? blk[u] * blk_stride + head_off + (k & (a.block_size - 1)) * C::HD : 0;
         const int si = C::sidx(key, dc * 8);
-        if (dk) CP::copy16(dk + si, (const char *)a.key_cache + off * 2, ok);
-        if (dv) CP::copy16(dv + si, (const char *)a.value_cache + off * 2, ok);
+        if (WK) CP::copy16(dk + si, (const char *)a.key_cache + off * 2, ok);
+        if (WV) CP::copy16(dv + si, (const char *)a.value_cache + off * 2, ok);
     }
 }
 
@@ -375,9 +386,9 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     //   softmax:  V(t), K(t+1)  -> wait_group 1: V(t) landed
     constexpr bool ASYNC = CP::on && !C::INT8;
     if constexpr (ASYNC) {
-        aa_issue_kv<C, CP>(p, sK, nullptr, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kv_begin, kv_stop);
         CP::commit();
-        aa_issue_kv<C, CP>(p, nullptr, sV, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kv_begin, kv_stop);
         CP::commit();
     }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
@@ -399,7 +410,7 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         __syncthreads();  // S complete, sK free
         if constexpr (ASYNC) {
             if (kt + C::BN < kv_stop)
-                aa_issue_kv<C, CP>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop);
+                aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop);
             CP::commit();
         }
         float alpha =
@@ -410,7 +421,7 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         if constexpr (ASYNC) {
             __syncthreads();  // sV and sP consumed
             if (kt + C::BN < kv_stop)
-                aa_issue_kv<C, CP>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop);
+                aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop);
             CP::commit();
         }
     }
