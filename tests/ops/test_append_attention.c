@@ -636,23 +636,28 @@ static void gpu_window_long_context(void) {
 }
 
 // Long prefills, the default prefill kernel (on an H100 the sm_90a wgmma tiles
-// of 128 rows x 128 keys): a fresh 700-token prompt (several KV tiles, and
-// KV splits: few tiles), a 300-token chunk over a 1000-token cache, a 129-token
-// chunk over 63 (tile and block edges off by one); head dims 64/128, GQA 1/4,
-// f16/bf16, full and 300-token windows.
+// of 128 rows x 128 keys, K/V by TMA, and again with FDEPLOY_ATTN_TMA=0 by
+// cp.async): a fresh 700-token prompt (several KV tiles, and KV splits: few
+// tiles), a 300-token chunk over a 1000-token cache, a 129-token chunk over 63
+// (tile and block edges off by one); head dims 64/128, GQA 1/4, f16/bf16, full
+// and 300-token windows (tiles off the TMA box grid), block sizes 64 and 16.
 static void gpu_prefill_tiles(void) {
     fd_ctx *g = fd_test_gpu_for(&env, OP);
     if (!g) return;
     fd_dtype dts[2] = {FD_F16, FD_BF16};
     uint64_t seed = 850;
-    for (int di = 0; di < 2; di++)
-        for (int k = 0; k < 8; k++) {
-            int hd = k & 1 ? 128 : 64, grp = k & 2 ? 4 : 1, win = k & 4 ? 300 : 0;
-            aa_t c = {.bsz = 3, .dec = {0, 1000, 63}, .len = {700, 300, 129}, .n_q = 2 * grp,
-                      .n_kv = 2, .hd = hd, .bs = 64, .rot = hd, .neox = k & 1, .dt = dts[di],
-                      .window = win};
-            if (!gpu_vs_ref(g, &c, seed++, NULL)) return;  // no bf16 here
-        }
+    for (int tma = 1; tma >= 0; tma--) {
+        if (!tma) setenv("FDEPLOY_ATTN_TMA", "0", 1);
+        for (int di = 0; di < 2; di++)
+            for (int k = 0; k < 16; k++) {
+                int hd = k & 1 ? 128 : 64, grp = k & 2 ? 4 : 1, win = k & 4 ? 300 : 0;
+                aa_t c = {.bsz = 3, .dec = {0, 1000, 63}, .len = {700, 300, 129},
+                          .n_q = 2 * grp, .n_kv = 2, .hd = hd, .bs = k & 8 ? 16 : 64, .rot = hd,
+                          .neox = k & 1, .dt = dts[di], .window = win};
+                if (!gpu_vs_ref(g, &c, seed++, NULL)) break;  // no bf16 here
+            }
+    }
+    unsetenv("FDEPLOY_ATTN_TMA");
 }
 
 // int8 caches with a window: decode and prefill, head dims 64/128/256.

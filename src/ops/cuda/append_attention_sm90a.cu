@@ -5,16 +5,20 @@
 // kernels (append_attention_sm80.cuh); prefill (big) tiles of a 16-bit cache
 // at head_dim 64/128 run aa90_tile below, FlashAttention-style on wgmma:
 //   CTA = 2 warpgroups x 64 query rows (BM = 128), KV tiles of BN = 128 keys,
-//   K/V in 3 stages by cp.async into 128-byte-swizzled shared memory;
+//   K/V in 3 stages of 128-byte-swizzled shared memory, copied by TMA a page
+//   at a time (cp.async for tiles off the box grid or with a bad block id);
 //   S = Q K^T: wgmma m64n128k16, Q and K read from shared memory;
 //   online softmax on the S accumulators in registers;
 //   O += P V: wgmma m64nHDk16, P from registers (the accumulator layout is the
 //   register A layout), V through the descriptor's transpose (N-major B).
 // Roofline: 4 * BM * HD flops per key loaded (64k at HD 128); ~990 TFLOP/s of
-// dense f16 on an H100 SXM. Measured (docs/gpu-logs/attention-sm90a.log): the
-// GEMMs and softmax alone run at ~370 TFLOP/s causal, the whole tile at ~290:
-// the cp.async K/V copies (64 KB a tile, 16 instructions a thread) are what is
-// left; TMA copies and warp specialisation (FlashAttention-3) are the next step.
+// dense f16 on an H100 SXM. Measured (docs/gpu-logs/attention-sm90a.log):
+// ~310 TFLOP/s causal at 4k tokens with TMA, ~270 with cp.async, ~370 with no
+// copies at all; the warpgroups run in lockstep (one CTA barrier a tile), and
+// FlashAttention-3's ping-pong and producer warpgroup are the next step.
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
 #include "ops/cuda/append_attention_sm80.cuh"
 
 // Accumulator operand lists: d[0..N/2) of an m64nNk16 f32 accumulator.
@@ -121,14 +125,18 @@ struct aa90_cfg {
     static constexpr bool INT8 = false;
     static constexpr int HD = HD_, BM = BM_, BN = BN_, NT = 2 * BM;
     static constexpr int TILE_Q = BM * HD * 2, TILE_KV = BN * HD * 2;
-    // STAGES of K and V (tile t+STAGES-1 is copied while tile t is computed); alignment
-    static constexpr int STAGES = STAGES_, SMEM = TILE_Q + 2 * STAGES * TILE_KV + 1024;
+    // STAGES of K and V (tile t+STAGES-1 is copied while tile t is computed),
+    // their mbarriers (TMA copies), alignment slack
+    static constexpr int STAGES = STAGES_;
+    static constexpr int SMEM = TILE_Q + 2 * STAGES * TILE_KV + 8 * STAGES + 1024;
     static_assert(SMEM <= 227 * 1024, "Hopper's shared memory per block");
-    static constexpr uint32_t SBO = 8 * HD * 2;                // bytes between 8-row groups
-    static_assert(HD == 64 || HD == 128, "head_dim 64 or 128");
+    static_assert(BM == BN && HD % 64 == 0, "one layout for Q, K and V tiles");
+    // a tile = HD/64 column halves of ROWS x 64 elements (what a TMA box of 64
+    // columns writes); SBO: bytes between 8-row groups, HALF: between halves
+    static constexpr int ROWS = BM, HALF = ROWS * 64;
+    static constexpr uint32_t SBO = 1024;
     static __device__ __forceinline__ int sidx(int r, int d) {
-        return (r >> 3) * (8 * HD) + (d >> 6) * 512 + (r & 7) * 64 +
-               ((((d >> 3) & 7) ^ (r & 7)) << 3) + (d & 7);
+        return (d >> 6) * HALF + r * 64 + ((((d >> 3) & 7) ^ (r & 7)) << 3) + (d & 7);
     }
 };
 
@@ -138,6 +146,93 @@ static __device__ __forceinline__ uint64_t aa90_desc(const uint16_t *ptr, uint32
     const uint32_t a = (uint32_t)__cvta_generic_to_shared(ptr);
     return (uint64_t)((a & 0x3ffff) >> 4) | (uint64_t)((lbo >> 4) & 0x3fff) << 16 |
            (uint64_t)((sbo >> 4) & 0x3fff) << 32 | 1ull << 62;
+}
+
+// ---- TMA: K/V pages by the tensor-copy engine (one thread issues a tile's
+// copies; an mbarrier per stage counts the bytes in). The tensor maps view a
+// cache as [num_blocks * n_kv * block_size rows, HD] and copy boxes of 64
+// columns x min(block_size, 128) rows, 128-byte swizzled as wgmma reads them.
+struct aa90_tmaps {
+    CUtensorMap k, v;
+    int box;  // rows a box copies
+    int on;
+};
+
+static __device__ __forceinline__ uint32_t aa90_saddr(const void *ptr) {
+    return (uint32_t)__cvta_generic_to_shared(ptr);
+}
+
+static __device__ __forceinline__ void aa90_mbar_init(uint64_t *bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(aa90_saddr(bar)) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void aa90_mbar_wait(uint64_t *bar, int parity) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("{\n.reg .pred p;\nAA90_WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+                 "@!p bra AA90_WAIT;\n}\n" ::"r"(aa90_saddr(bar)),
+                 "r"(parity) : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void aa90_tma_2d(uint16_t *dst, const CUtensorMap *map, int c0,
+                                                   int c1, uint64_t *bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3}], [%4];\n" ::"r"(aa90_saddr(dst)),
+                 "l"((uint64_t)map), "r"(c0), "r"(c1), "r"(aa90_saddr(bar)) : "memory");
+#endif
+}
+
+// Keys [kt, min(kt + BN, kv_stop)) of K and V into sk, sv (rows past the last
+// box keep stale data: the caller zeroes V's); kt is a multiple of the box
+// rows, which divide block_size, so no box straddles a page.
+template <class C>
+static __device__ void aa90_tma_tile(const aa_params &p, const aa90_tmaps &tm, uint16_t *sk,
+                                     uint16_t *sv, uint64_t *bar, int b, int kvh, int kt,
+                                     int kv_stop) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    const fd__attn_args &a = p.a;
+    const int32_t *bt = a.block_tables + (int64_t)b * a.max_blocks_per_seq;
+    const int box = tm.box, end = min(kt + C::BN, kv_stop), boxes = (end - kt + box - 1) / box;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(aa90_saddr(bar)),
+                 "r"(boxes * 2 * (C::HD / 64) * box * 128) : "memory");
+    for (int k0 = kt; k0 < end; k0 += box) {
+        const int row =
+            (bt[k0 >> p.bs_shift] * a.n_kv + kvh) * a.block_size + (k0 & (a.block_size - 1));
+#pragma unroll
+        for (int h = 0; h < C::HD / 64; h++) {
+            const int off = h * C::HALF + (k0 - kt) * 64;
+            aa90_tma_2d(sk + off, &tm.k, h * 64, row, bar);
+            aa90_tma_2d(sv + off, &tm.v, h * 64, row, bar);
+        }
+    }
+#endif
+}
+
+// Every block id of keys [kv_begin, kv_stop) valid (a bad one takes the
+// cp.async path, which reports it and copies zeros); all threads call this.
+static __device__ bool aa90_pages_ok(const aa_params &p, int b, int kv_begin, int kv_stop) {
+    const int32_t *bt = p.a.block_tables + (int64_t)b * p.a.max_blocks_per_seq;
+    const unsigned nblk = p.a.num_blocks > 0x7fffffff ? 0x7fffffffu : (unsigned)p.a.num_blocks;
+    int ok = 1;
+    for (int i = (kv_begin >> p.bs_shift) + threadIdx.x; i <= (kv_stop - 1) >> p.bs_shift;
+         i += blockDim.x)
+        ok &= (unsigned)bt[i] < nblk;
+    return __syncthreads_and(ok) != 0;
+}
+
+// Zeroes V rows [from, BN) of a stage (P is 0 there, but stale data may hold
+// Inf or NaN, and 0 * NaN is NaN).
+template <class C>
+static __device__ void aa90_zero_rows(uint16_t *sv, int from) {
+    constexpr int CPR = C::HD / 8;  // 16-byte chunks a row
+    for (int i = threadIdx.x; i < (C::BN - from) * CPR; i += C::NT) {
+        const int r = from + i / CPR, c = i % CPR;
+        *(uint4 *)(sv + (c >> 3) * C::HALF + r * 64 + (c & 7) * 8) = make_uint4(0, 0, 0, 0);
+    }
 }
 
 static __device__ __forceinline__ float aa90_ex2(float x) {
@@ -241,12 +336,12 @@ static __device__ __forceinline__ void aa90_store(const aa_params &p, const floa
 // Warpgroup wg owns rows 64wg.. 64wg+63; within it warp w (of 4) rows 16w..,
 // lane (g = lane/4, tq = lane%4) rows g and g+8 ("halves" h = 0, 1) and, of
 // every 8-column block n, columns 2tq and 2tq+1: accumulator d[4n + 2h + e].
-// Per KV tile (stage st): one CTA barrier (the tile landed, the other stage is
-// free), S = Q K^T issued, the next tile's copies issued while it runs, the
-// online softmax, O += P V.
+// Per KV tile: wait for its copies, one CTA barrier (every warp is done with
+// the tile before, whose stage is refilled), S = Q K^T issued, the copies of
+// the tile two ahead issued while it runs, the online softmax, O += P V.
 template <class C>
-static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, int rows,
-                                 int split, int chunk, int direct) {
+static __device__ void aa90_tile(const aa_params &p, const aa90_tmaps &tm, int b, int kvh,
+                                 int row0, int rows, int split, int chunk, int direct) {
     typedef typename C::T T;
     constexpr int NS = C::BN / 8;
     extern __shared__ unsigned char aa90_smem[];
@@ -265,11 +360,26 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
     auto kv = [&](int s, int isv) {  // stage s: K, V
         return (uint16_t *)(base + C::TILE_Q + (2 * s + isv) * C::TILE_KV);
     };
+    uint64_t *full = (uint64_t *)(base + C::TILE_Q + 2 * C::STAGES * C::TILE_KV);
+    // TMA when the tiles start on box edges and every page is valid; else cp.async
+    const bool tma = tm.on && (kv_begin & (tm.box - 1)) == 0 &&
+                     aa90_pages_ok(p, b, kv_begin, kv_stop);
+    if (tma && threadIdx.x == 0) {
+        for (int i = 0; i < C::STAGES; i++) aa90_mbar_init(&full[i]);
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();  // barriers initialised
+    // K, V of keys [kt, ...) into stage st
+    auto issue = [&](int sg, int k0) {
+        if (!tma)
+            aa_issue_kv<C, aa80_copy, true, true>(p, kv(sg, 0), kv(sg, 1), b, kvh, k0, kv_stop);
+        else if (threadIdx.x == 0)
+            aa90_tma_tile<C>(p, tm, kv(sg, 0), kv(sg, 1), &full[sg], b, kvh, k0, kv_stop);
+    };
     constexpr int D = C::STAGES - 1;  // tiles in flight ahead of the one computed
 #pragma unroll
     for (int t = 0; t < D; t++) {  // one commit group per tile, empty past the end
-        if (kv_begin + t * C::BN < kv_stop)
-            aa_issue_kv<C, aa80_copy, true, true>(p, kv(t, 0), kv(t, 1), b, kvh, kv_begin + t * C::BN, kv_stop);
+        if (kv_begin + t * C::BN < kv_stop) issue(t, kv_begin + t * C::BN);
         aa80_copy::commit();
     }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
@@ -289,39 +399,46 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
     float o[C::HD / 2];
 #pragma unroll
     for (int i = 0; i < C::HD / 2; i++) o[i] = 0.f;
-    int st = 0;  // stage of tile t
-    for (int kt = kv_begin; kt < kv_stop; kt += C::BN, st = st + 1 == C::STAGES ? 0 : st + 1) {
-        if (D == 1) aa80_copy::wait_all();  // K, V of this tile landed (this thread's copies)
-        else aa80_copy::wait_1();
-        aa90_proxy_fence();     // ... visible to wgmma; sQ too
+    int st = 0, use = 0;  // stage of tile t, and t / STAGES
+    for (int kt = kv_begin; kt < kv_stop; kt += C::BN) {
+        const int cur = st, parity = use & 1;
+        if (++st == C::STAGES) st = 0, use++;
+        if (tma) {
+            aa90_mbar_wait(&full[cur], parity);  // K, V of this tile landed
+            if (kt + C::BN > kv_stop) aa90_zero_rows<C>(kv(cur, 1), kv_stop - kt);
+        } else if (D == 1) {
+            aa80_copy::wait_all();  // K, V of this tile landed (this thread's copies)
+        } else {
+            aa80_copy::wait_1();
+        }
+        aa90_proxy_fence();     // generic writes (sQ, copies, zeros) visible to wgmma
         __syncthreads();        // ... every thread's; the last tile's stage is free
         // skip: no row of this warpgroup sees a key of the tile (causal, window)
         const bool skip = wrows <= 0 || kt > wpos_hi || kt + C::BN - 1 <= wpos_lo - p.win;
         float s[NS * 4];
         if (!skip) {  // S = Q K^T, asynchronous: the next tile's copies are issued meanwhile
-            const uint16_t *sK = kv(st, 0);
+            const uint16_t *sK = kv(cur, 0);
             aa90_fence();
 #pragma unroll
             for (int kk = 0; kk < C::HD / 16; kk++) {
-                const int off = (kk >> 2) * 512 + (kk & 3) * 16;  // 64-col atom, 32 bytes a step
+                const int off = (kk >> 2) * C::HALF + (kk & 3) * 16;  // 32 bytes a step
                 aa90_mma_ss<T>(s, aa90_desc(sQ + C::sidx(w0, 0) + off, 16, C::SBO),
                                aa90_desc(sK + off, 16, C::SBO), kk > 0);
             }
             aa90_commit();
         }
-        const int nst = st + D >= C::STAGES ? st + D - C::STAGES : st + D;  // tile t+D's stage
-        if (kt + D * C::BN < kv_stop)
-            aa_issue_kv<C, aa80_copy, true, true>(p, kv(nst, 0), kv(nst, 1), b, kvh, kt + D * C::BN, kv_stop);
+        const int nst = cur + D >= C::STAGES ? cur + D - C::STAGES : cur + D;  // tile t+D's
+        if (kt + D * C::BN < kv_stop) issue(nst, kt + D * C::BN);
         aa80_copy::commit();
         if (skip) continue;
         aa90_wait(s);
         uint32_t pf[C::BN / 16][4];  // P as wgmma's register A: [k step][a0..a3]
         aa90_softmax<C>(s, pf, o, rm, rl, rr, rp, rows, kt, kv_stop, p.win, s2, tq);
-        const uint16_t *sV = kv(st, 1);  // 16 keys a step; hd atoms LBO = 1024 apart
+        const uint16_t *sV = kv(cur, 1);  // 16 keys a step; the halves LBO apart
         aa90_fence();
 #pragma unroll
         for (int kk = 0; kk < C::BN / 16; kk++)
-            aa90_mma_rs<T>(o, pf[kk], aa90_desc(sV + C::sidx(kk * 16, 0), 1024, C::SBO), 1);
+            aa90_mma_rs<T>(o, pf[kk], aa90_desc(sV + kk * 16 * 64, C::HALF * 2, C::SBO), 1);
         aa90_commit();
         aa90_wait(o);
     }
@@ -331,7 +448,8 @@ static __device__ void aa90_tile(const aa_params &p, int b, int kvh, int row0, i
 
 // Big tiles, longest first (as aa80_fa2).
 template <class C>
-static __global__ void __launch_bounds__(C::NT, 1) aa90_big(aa_params p) {
+static __global__ void __launch_bounds__(C::NT, 1)
+    aa90_big(aa_params p, const __grid_constant__ aa90_tmaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     const int n = (int)p.a.bsz, total = p.big_start[n];
     if ((int)blockIdx.x >= total) return;
@@ -343,9 +461,37 @@ static __global__ void __launch_bounds__(C::NT, 1) aa90_big(aa_params p) {
     }
     const int row0 = (tile - p.big_start[lo]) * C::BM;
     const int rows = min(C::BM, p.a.seq_lens_this_time[lo] * p.group - row0);
-    aa90_tile<C>(p, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
+    aa90_tile<C>(p, tm, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
                  p.a.plan.splits_big == 1);
 #endif
+}
+
+// The caches' tensor maps (FDEPLOY_ATTN_TMA=0: none, the cp.async copies);
+// false when the driver cannot make them (the kernel then uses cp.async).
+static bool aa90_make_maps(const fd__attn_args &a, int hd, aa90_tmaps *tm) {
+    const int64_t rows = a.num_blocks * a.n_kv * a.block_size;
+    if (rows <= 0 || rows > 0x7fffffff) return false;
+    void *fn = nullptr;
+    cudaDriverEntryPointQueryResult q;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
+                                         &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess || !fn) {
+        cudaGetLastError();  // not this op's failure: it runs without TMA
+        return false;
+    }
+    PFN_cuTensorMapEncodeTiled_v12000 encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+    const int box = a.block_size < 128 ? a.block_size : 128;
+    cuuint64_t dims[2] = {(cuuint64_t)hd, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)hd * 2};
+    cuuint32_t boxd[2] = {64, (cuuint32_t)box}, estr[2] = {1, 1};
+    for (int i = 0; i < 2; i++)
+        if (encode(i ? &tm->v : &tm->k, CU_TENSOR_MAP_DATA_TYPE_UINT16, 2,
+                   i ? a.value_cache : a.key_cache, dims, strides, boxd, estr,
+                   CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) !=
+            CUDA_SUCCESS)
+            return false;
+    tm->box = box;
+    return true;
 }
 
 // The SM80 kernels, but big tiles on wgmma when the plan made them 128 rows
@@ -359,9 +505,13 @@ struct aa90_kernels {
             typedef aa90_cfg<typename C::T, C::HD, 128, 128, 3> W;
             if (p.a.plan.big_wgmma) {
                 static_assert(W::BM == 128, "append_attention.c plans 128-row big tiles");
+                aa90_tmaps tm;
+                memset(&tm, 0, sizeof tm);
+                const char *e_tma = getenv("FDEPLOY_ATTN_TMA");
+                tm.on = !(e_tma && strcmp(e_tma, "0") == 0) && aa90_make_maps(p.a, C::HD, &tm);
                 cudaError_t e = cudaFuncSetAttribute(
                     aa90_big<W>, cudaFuncAttributeMaxDynamicSharedMemorySize, W::SMEM);
-                if (e == cudaSuccess) aa90_big<W><<<g, W::NT, W::SMEM, st>>>(p);
+                if (e == cudaSuccess) aa90_big<W><<<g, W::NT, W::SMEM, st>>>(p, tm);
                 return e;
             }
         }
