@@ -304,22 +304,13 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
     }
 }
 
-// Big tiles, longest first: tile = big_start[n] - 1 - blockIdx.x (causal rows
-// late in a prompt see the most keys; starting them first shortens the tail).
+// Big tiles, longest first (aa_big_tile: starting them first shortens the tail).
 template <class C>
 static __global__ void __launch_bounds__(C::NT, C::MINB) aa80_fa2(aa_params p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    const int n = (int)p.a.bsz, total = p.big_start[n];
-    if ((int)blockIdx.x >= total) return;
-    const int tile = total - 1 - (int)blockIdx.x;
-    int lo = 0, hi = n - 1;  // last b with big_start[b] <= tile
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (p.big_start[mid] <= tile) lo = mid; else hi = mid - 1;
-    }
-    const int row0 = (tile - p.big_start[lo]) * C::BM;
-    const int rows = min(C::BM, p.a.seq_lens_this_time[lo] * p.group - row0);
-    aa_fa2_tile<C, aa80_copy>(p, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
+    int b, row0, rows;
+    if (!aa_big_tile(p, C::BM, true, &b, &row0, &rows)) return;
+    aa_fa2_tile<C, aa80_copy>(p, b, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
                               p.a.plan.splits_big == 1);
 #endif
 }

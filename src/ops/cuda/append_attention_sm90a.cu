@@ -116,9 +116,10 @@ static __device__ __forceinline__ void aa90_proxy_fence() {
 #endif
 }
 
-// Tile shapes; Q, K and V tiles in the 128-byte-swizzle layout: 8-row groups
-// of HD/64 atoms, an atom = 8 rows x 64 elements (128 bytes a row) whose
-// 16-byte chunk c of row r sits at chunk c ^ r (atoms are 1024-byte aligned).
+// Tile shapes. Q, K and V tiles are HD/64 column halves of ROWS x 64 elements
+// in the 128-byte-swizzle layout: 128-byte rows whose 16-byte chunk c of row r
+// sits at chunk c ^ (r & 7), halves 1024-byte aligned (what TMA writes and
+// wgmma's SW128 descriptors read).
 template <typename T_, int HD_, int BM_, int BN_, int STAGES_>
 struct aa90_cfg {
     typedef T_ T;
@@ -451,17 +452,9 @@ template <class C>
 static __global__ void __launch_bounds__(C::NT, 1)
     aa90_big(aa_params p, const __grid_constant__ aa90_tmaps tm) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    const int n = (int)p.a.bsz, total = p.big_start[n];
-    if ((int)blockIdx.x >= total) return;
-    const int tile = total - 1 - (int)blockIdx.x;
-    int lo = 0, hi = n - 1;  // last b with big_start[b] <= tile
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (p.big_start[mid] <= tile) lo = mid; else hi = mid - 1;
-    }
-    const int row0 = (tile - p.big_start[lo]) * C::BM;
-    const int rows = min(C::BM, p.a.seq_lens_this_time[lo] * p.group - row0);
-    aa90_tile<C>(p, tm, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
+    int b, row0, rows;
+    if (!aa_big_tile(p, C::BM, true, &b, &row0, &rows)) return;
+    aa90_tile<C>(p, tm, b, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
                  p.a.plan.splits_big == 1);
 #endif
 }

@@ -443,20 +443,32 @@ static __device__ void aa_attend_small(const aa_params &p) {
                         p.a.plan.splits_small == 1);
 }
 
-// Big tiles: blockIdx.x = (sequence, q tile) through the planner's prefix sums.
-template <class C, class CP>
-static __device__ void aa_attend_big(const aa_params &p) {
-    const int tile = blockIdx.x, n = (int)p.a.bsz;
-    if (tile >= p.big_start[n]) return;
+// This CTA's big tile (blockIdx.x through the planner's prefix sums; reversed:
+// longest first, as causal rows late in a prompt see the most keys): sequence
+// *b, rows [*row0, *row0 + *rows) of bm; false past the last tile.
+static __device__ __forceinline__ bool aa_big_tile(const aa_params &p, int bm, bool reversed,
+                                                   int *b, int *row0, int *rows) {
+    const int n = (int)p.a.bsz, total = p.big_start[n];
+    if ((int)blockIdx.x >= total) return false;
+    const int tile = reversed ? total - 1 - (int)blockIdx.x : (int)blockIdx.x;
     int lo = 0, hi = n - 1;  // last b with big_start[b] <= tile
     while (lo < hi) {
         int mid = (lo + hi + 1) / 2;
         if (p.big_start[mid] <= tile) lo = mid; else hi = mid - 1;
     }
-    const int row0 = (tile - p.big_start[lo]) * C::BM;
-    const int rows = min(C::BM, p.a.seq_lens_this_time[lo] * p.group - row0);
-    aa_attend<C, CP>(p, lo, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
-                        p.a.plan.splits_big == 1);
+    *b = lo;
+    *row0 = (tile - p.big_start[lo]) * bm;
+    *rows = min(bm, p.a.seq_lens_this_time[lo] * p.group - *row0);
+    return true;
+}
+
+// Big tiles: blockIdx.x = (sequence, q tile) through the planner's prefix sums.
+template <class C, class CP>
+static __device__ void aa_attend_big(const aa_params &p) {
+    int b, row0, rows;
+    if (!aa_big_tile(p, C::BM, false, &b, &row0, &rows)) return;
+    aa_attend<C, CP>(p, b, blockIdx.y, row0, rows, blockIdx.z, p.a.plan.chunk_big,
+                     p.a.plan.splits_big == 1);
 }
 
 // ---- host side: KS is the variant's kernel set, with
