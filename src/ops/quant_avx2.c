@@ -226,11 +226,17 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
 // weight rows stay in L1 while 32 tokens' activations stream from L2; the
 // switch turns (type, tokens in the tile) into compile-time constants.
 #define FD_TILE_CASES(TILE, T)                                                                   \
-    case T * 8 + 1: TILE(T, 1, wr, xs, nb, o); break;                                            \
-    case T * 8 + 2: TILE(T, 2, wr, xs, nb, o); break;                                            \
-    case T * 8 + 3: TILE(T, 3, wr, xs, nb, o); break;                                            \
-    case T * 8 + 4: TILE(T, 4, wr, xs, nb, o); break;
-#define FD_ROWS_KERNEL(NAME, TGT, TILE, BLOCK, EXTRA_CASES)                                      \
+    case T * 16 + 1: TILE(T, 1, wr, xs, nb, o); break;                                           \
+    case T * 16 + 2: TILE(T, 2, wr, xs, nb, o); break;                                           \
+    case T * 16 + 3: TILE(T, 3, wr, xs, nb, o); break;                                           \
+    case T * 16 + 4: TILE(T, 4, wr, xs, nb, o); break;
+#define FD_TILE_CASES8(TILE, T)                                                                  \
+    FD_TILE_CASES(TILE, T)                                                                       \
+    case T * 16 + 5: TILE(T, 5, wr, xs, nb, o); break;                                           \
+    case T * 16 + 6: TILE(T, 6, wr, xs, nb, o); break;                                           \
+    case T * 16 + 7: TILE(T, 7, wr, xs, nb, o); break;                                           \
+    case T * 16 + 8: TILE(T, 8, wr, xs, nb, o); break;
+#define FD_ROWS_KERNEL(NAME, TGT, TILE, BLOCK, MAXT, CASES)                                       \
     TGT static void NAME(fd_ggml_type t, const uint8_t *w, size_t rb, int64_t nb, const BLOCK *xq, \
                          int n_tok, float *y, int64_t ldy, int64_t r0, int64_t r1) {             \
         for (int64_t rc = r0; rc < r1; rc += 16) {                                              \
@@ -238,18 +244,14 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
             for (int tc = 0; tc < n_tok; tc += 32) {                                            \
                 int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
                 for (int64_t r = rc; r < re; r++)                                               \
-                    for (int tk = tc; tk < te; tk += 4) {                                       \
-                        int nt = te - tk < 4 ? te - tk : 4;                                     \
-                        const BLOCK *xs[4];                                                     \
-                        float o[4];                                                             \
+                    for (int tk = tc; tk < te; tk += MAXT) {                                    \
+                        int nt = te - tk < MAXT ? te - tk : MAXT;                               \
+                        const BLOCK *xs[MAXT];                                                  \
+                        float o[MAXT];                                                          \
                         for (int j = 0; j < nt; j++) xs[j] = xq + (int64_t)(tk + j) * nb;       \
                         const uint8_t *wr = w + r * rb;                                         \
-                        switch (t * 8 + nt) {                                                   \
-                            FD_TILE_CASES(TILE, FD_GGML_Q4_0)                                   \
-                            FD_TILE_CASES(TILE, FD_GGML_Q4_1)                                   \
-                            FD_TILE_CASES(TILE, FD_GGML_Q5_0)                                   \
-                            FD_TILE_CASES(TILE, FD_GGML_Q8_0)                                   \
-                            EXTRA_CASES                                                         \
+                        switch (t * 16 + nt) {                                                  \
+                            CASES                                                               \
                         default: FD_ASSERT(!"type checked by fd__quant_q8_supported");          \
                         }                                                                       \
                         for (int j = 0; j < nt; j++) y[(int64_t)(tk + j) * ldy + r] = o[j];     \
@@ -289,7 +291,9 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    FD_ROWS_KERNEL(rows_##SFX, TGT, tile_##SFX, fd__q8_block, )
+    FD_ROWS_KERNEL(rows_##SFX, TGT, tile_##SFX, fd__q8_block, 4,                                \
+                   FD_TILE_CASES(tile_##SFX, FD_GGML_Q4_0) FD_TILE_CASES(tile_##SFX, FD_GGML_Q4_1) \
+                   FD_TILE_CASES(tile_##SFX, FD_GGML_Q5_0) FD_TILE_CASES(tile_##SFX, FD_GGML_Q8_0))
 
 #define FD_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 FD_Q8_KERNELS(avx2, FD_AVX2, MULSUM_AVX2)
@@ -353,15 +357,15 @@ FD_AVX2 static inline __attribute__((always_inline)) void kq_int16(int type, con
 #define MADD2_AVX2(a, b, c, d) _mm256_add_epi32(_mm256_madd_epi16((a), (b)), _mm256_madd_epi16((c), (d)))
 #define MADD2_VNNI(a, b, c, d) _mm256_dpwssd_epi32(_mm256_dpwssd_epi32(_mm256_setzero_si256(), (a), (b)), (c), (d))
 
-#define FD_Q16_KERNELS(SFX, TGT, MADD2)                                                          \
+#define FD_Q16_KERNELS(SFX, TGT, MADD2, MAXT, TCASES)                                           \
     TGT static inline __attribute__((always_inline)) void tile16_##SFX(                          \
         const int type, const int nt, const uint8_t *w, const fd__q16_block *const *xs,         \
         int64_t nb, float *out) {                                                               \
         const int kq = type == FD_GGML_Q4_K || type == FD_GGML_Q6_K;                            \
         const int bb = kq ? 0 : q_block_bytes(type);                                            \
         const uint8_t *w0 = w;                                                                  \
-        __m256 acc[4];                                                                          \
-        float mins[4] = {0, 0, 0, 0};                                                           \
+        __m256 acc[MAXT];                                                                       \
+        float mins[MAXT] = {0};                                                                 \
         for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps();                              \
         for (int64_t i = 0; i < nb; i++, w += bb) {                                             \
             float dx = 0, mx = 0;                                                               \
@@ -388,11 +392,13 @@ FD_AVX2 static inline __attribute__((always_inline)) void kq_int16(int type, con
         }                                                                                       \
         for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
     }                                                                                           \
-    FD_ROWS_KERNEL(rows16_##SFX, TGT, tile16_##SFX, fd__q16_block,                              \
-                   FD_TILE_CASES(tile16_##SFX, FD_GGML_Q4_K) FD_TILE_CASES(tile16_##SFX, FD_GGML_Q6_K))
+    FD_ROWS_KERNEL(rows16_##SFX, TGT, tile16_##SFX, fd__q16_block, MAXT,                        \
+                   TCASES(tile16_##SFX, FD_GGML_Q4_0) TCASES(tile16_##SFX, FD_GGML_Q4_1)        \
+                   TCASES(tile16_##SFX, FD_GGML_Q5_0) TCASES(tile16_##SFX, FD_GGML_Q8_0)        \
+                   TCASES(tile16_##SFX, FD_GGML_Q4_K) TCASES(tile16_##SFX, FD_GGML_Q6_K))
 
-FD_Q16_KERNELS(avx2, FD_AVX2, MADD2_AVX2)
-FD_Q16_KERNELS(vnni, FD_VNNI, MADD2_VNNI)
+FD_Q16_KERNELS(avx2, FD_AVX2, MADD2_AVX2, 4, FD_TILE_CASES)  // 16 ymm registers
+FD_Q16_KERNELS(vnni, FD_VNNI, MADD2_VNNI, 8, FD_TILE_CASES8)
 
 static int has_vnni(void) {
     static int cached = -1;  // benign race: every thread computes the same value
