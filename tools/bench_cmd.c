@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "engine_util.h"
 #include "fdeploy/model.h"
+#include "fdeploy/platform.h"
 
 typedef struct bench_opts { const char *model; int device, pp, tg, reps, threads; } bench_opts;
 
@@ -91,9 +92,32 @@ int fd_cmd_bench(int argc, char **argv) {
     char dev[16];
     snprintf(dev, sizeof dev, o.device < 0 ? "cpu" : "cuda:%d", o.device);
     double pp = run_test(e, ids, o.pp, 0, o.reps, 0), tg = run_test(e, ids, 8, o.tg, o.reps, 1);
-    printf("| model | params | quant | device | test | t/s |\n|---|---|---|---|---|---|\n");
-    printf("| %s | %.0fM | %s | %s | pp%d | %.1f |\n", h->arch, h->n_params / 1e6, h->quant, dev, o.pp, pp);
-    printf("| %s | %.0fM | %s | %s | tg%d | %.1f |\n", h->arch, h->n_params / 1e6, h->quant, dev, o.tg, tg);
+    // decode's roofline: the weights it reads a token against the memory's peak
+    // (GPU: DRAM peak from the device; CPU: streaming reads measured here)
+    double peak = 0;
+    const char *peak_kind = "measured read";
+    if (o.device >= 0) {
+        fd_platform *pl = NULL;
+        if (fd_platform_open(&pl) == FD_OK) {
+            const fd_device_info *d = fd_platform_device(pl, o.device);
+            peak = d ? d->peak_bw_gbs : 0;
+            fd_platform_free(pl);
+        }
+        peak_kind = "DRAM peak";
+    } else {
+        peak = fd_cli_read_gbs(o.threads);
+    }
+    double gbs = tg * (double)h->decode_bytes / 1e9;
+    char roof[96] = "-";
+    if (peak > 0)
+        snprintf(roof, sizeof roof, "%.1f GB/s of weights, %.0f%% of %.1f GB/s %s", gbs,
+                 100 * gbs / peak, peak, peak_kind);
+    printf("| model | params | quant | device | test | t/s | roofline |\n"
+           "|---|---|---|---|---|---|---|\n");
+    printf("| %s | %.0fM | %s | %s | pp%d | %.1f | - |\n", h->arch, h->n_params / 1e6, h->quant,
+           dev, o.pp, pp);
+    printf("| %s | %.0fM | %s | %s | tg%d | %.1f | %s |\n", h->arch, h->n_params / 1e6, h->quant,
+           dev, o.tg, tg, roof);
     free(ids);
     fd_engine_free(e);
     fd_model_free(m);

@@ -41,6 +41,7 @@ typedef struct fd_model_info {
     int post_norms;           // Gemma: RMSNorm on the attention and FFN outputs before the residual add
     int64_t n_params;
     size_t weight_bytes;
+    size_t decode_bytes;      // weight bytes one decode step reads (the roofline of decode)
 } fd_model_info;
 
 typedef struct fd_model_params {

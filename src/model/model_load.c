@@ -242,6 +242,11 @@ static fd_status load_weights(fd_model *m, const char *path, int show) {
         FD_TRY(load_layer(m, path, i));
         progress(show, i + 1, h->n_layer);
     }
+    // a decode step reads every weight once, but of an untied embedding table one row
+    m->info.decode_bytes = m->info.weight_bytes;
+    if (m->output.data != m->tok_embd.data)
+        m->info.decode_bytes -=
+            fd__row_bytes(m->tok_embd.type, h->n_embd) * (size_t)(m->info.n_vocab - 1);
     return FD_OK;
 }
 

@@ -129,6 +129,24 @@ static void model_load_directory(void) {
     fd_model_free(m);
 }
 
+// decode_bytes (the roofline `fdeploy bench` prints): every weight of a tied model;
+// of an untied one all but n_vocab - 1 rows of the embedding table.
+static void decode_bytes(void) {
+    fd_model *tied = NULL, *untied = NULL;
+    CHECK_OK(fd_model_load(FIX "tiny-qwen3", NULL, &tied));
+    CHECK_OK(fd_model_load(FIX "tiny-llama", NULL, &untied));
+    if (!tied || !untied) goto out;
+    const fd_model_info *t = fd_model_get_info(tied), *u = fd_model_get_info(untied);
+    CHECK_EQ_I64((int64_t)t->decode_bytes, (int64_t)t->weight_bytes);
+    CHECK(u->decode_bytes < u->weight_bytes);
+    size_t skipped = u->weight_bytes - u->decode_bytes, rows = (size_t)u->n_vocab - 1;
+    CHECK_EQ_I64((int64_t)(skipped % rows), 0);
+    CHECK(skipped / rows == (size_t)u->n_embd * 2 || skipped / rows == (size_t)u->n_embd * 4);
+out:
+    fd_model_free(tied);
+    fd_model_free(untied);
+}
+
 // ---- logits against transformers
 
 // All logits of `ids` from a fresh session (malloc'ed), NULL on failure.
@@ -436,5 +454,6 @@ static void broken_directories(void) {
 }
 
 FD_TEST_MAIN(FD_CASE(open_tiny_models), FD_CASE(tokenizer_matches_hf), FD_CASE(model_load_directory),
+             FD_CASE(decode_bytes),
              FD_CASE(logits_match_transformers), FD_CASE(gpu_logits_match_transformers), FD_CASE(sharded_model),
              FD_CASE(broken_directories))
