@@ -147,6 +147,16 @@ static __global__ void __launch_bounds__(1024) aa_plan_kernel(aa_params p, int b
     if (threadIdx.x == 0) p.big_start[n] = carry;
 }
 
+// Launches kernel k on g x nt threads with smem bytes of dynamic shared memory,
+// above the 48 KB default once its attribute allows that.
+template <typename... P, typename... A>
+static cudaError_t aa_launch_smem(void (*k)(P...), dim3 g, int nt, int smem, cudaStream_t st,
+                                  const A &...args) {
+    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e == cudaSuccess) k<<<g, nt, smem, st>>>(args...);
+    return e;
+}
+
 // One CTA per token: K (rotated) and V into the cache, quantised for an int8 cache.
 template <typename T>
 static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {

@@ -26,16 +26,10 @@ static __global__ void __launch_bounds__(C::NT) aa70_big(aa_params p) {
 
 struct aa70_kernels {
     template <class C> static cudaError_t small(dim3 g, cudaStream_t st, const aa_params &p) {
-        cudaError_t e = cudaFuncSetAttribute(aa70_small<C>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-        if (e == cudaSuccess) aa70_small<C><<<g, C::NT, C::SMEM, st>>>(p);
-        return e;
+        return aa_launch_smem(aa70_small<C>, g, C::NT, C::SMEM, st, p);
     }
     template <class C> static cudaError_t big(dim3 g, cudaStream_t st, const aa_params &p) {
-        cudaError_t e = cudaFuncSetAttribute(aa70_big<C>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-        if (e == cudaSuccess) aa70_big<C><<<g, C::NT, C::SMEM, st>>>(p);
-        return e;
+        return aa_launch_smem(aa70_big<C>, g, C::NT, C::SMEM, st, p);
     }
 };
 

@@ -325,14 +325,6 @@ static int aa80_prefill_mode() {
     return e && strcmp(e, "wmma") == 0 ? 0 : e && strcmp(e, "mma2") == 0 ? 2 : 1;
 }
 
-template <class F>
-static cudaError_t aa80_launch_fa2(dim3 g, cudaStream_t st, const aa_params &p) {
-    cudaError_t e = cudaFuncSetAttribute(aa80_fa2<F>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         F::SMEM);
-    if (e == cudaSuccess) aa80_fa2<F><<<g, F::NT, F::SMEM, st>>>(p);
-    return e;
-}
-
 template <class C>
 static __global__ void __launch_bounds__(C::NT) aa80_small(aa_params p) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -349,10 +341,7 @@ static __global__ void __launch_bounds__(C::NT) aa80_big(aa_params p) {
 
 struct aa80_kernels {
     template <class C> static cudaError_t small(dim3 g, cudaStream_t st, const aa_params &p) {
-        cudaError_t e = cudaFuncSetAttribute(aa80_small<C>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-        if (e == cudaSuccess) aa80_small<C><<<g, C::NT, C::SMEM, st>>>(p);
-        return e;
+        return aa_launch_smem(aa80_small<C>, g, C::NT, C::SMEM, st, p);
     }
     template <class C> static cudaError_t big(dim3 g, cudaStream_t st, const aa_params &p) {
         if constexpr (!C::INT8 && C::HD <= 128) {
@@ -361,13 +350,10 @@ struct aa80_kernels {
             typedef aa_fa_cfg<T, C::HD, 2, 2, C::HD == 128 ? 32 : 64> F2;
             static_assert(F1::BM == C::BM && F2::BM == C::BM, "the planner's big tiles");
             const int mode = aa80_prefill_mode();
-            if (mode == 1) return aa80_launch_fa2<F1>(g, st, p);
-            if (mode == 2) return aa80_launch_fa2<F2>(g, st, p);
+            if (mode == 1) return aa_launch_smem(aa80_fa2<F1>, g, F1::NT, F1::SMEM, st, p);
+            if (mode == 2) return aa_launch_smem(aa80_fa2<F2>, g, F2::NT, F2::SMEM, st, p);
         }
-        cudaError_t e = cudaFuncSetAttribute(aa80_big<C>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, C::SMEM);
-        if (e == cudaSuccess) aa80_big<C><<<g, C::NT, C::SMEM, st>>>(p);
-        return e;
+        return aa_launch_smem(aa80_big<C>, g, C::NT, C::SMEM, st, p);
     }
 };
 

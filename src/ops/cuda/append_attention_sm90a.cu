@@ -516,10 +516,7 @@ struct aa90_kernels {
                 memset(&tm, 0, sizeof tm);
                 const char *e_tma = getenv("FDEPLOY_ATTN_TMA");
                 tm.on = !(e_tma && strcmp(e_tma, "0") == 0) && aa90_make_maps(p.a, C::HD, &tm);
-                cudaError_t e = cudaFuncSetAttribute(
-                    aa90_big<W>, cudaFuncAttributeMaxDynamicSharedMemorySize, W::SMEM);
-                if (e == cudaSuccess) aa90_big<W><<<g, W::NT, W::SMEM, st>>>(p, tm);
-                return e;
+                return aa_launch_smem(aa90_big<W>, g, W::NT, W::SMEM, st, p, tm);
             }
         }
         return aa80_kernels::big<C>(g, st, p);
