@@ -34,8 +34,13 @@ void fd__ffn_host_fill(fd_dtype dt, void *dst, const float *src, int64_t n);
 fd_status fd__ref_gated_act(float (*act)(float), const void *x, void *out, int64_t m, int64_t inter,
                             fd_dtype dt);
 
+// The shared argument checks of a gated activation: x [m, 2I] (of dtypes, when
+// not 0), out [m, I] of x's dtype; sets *m and *inter = I.
+fd_status fd__gated_act_args(const char *op, const fd_tensor *x, const fd_tensor *out,
+                             unsigned dtypes, int64_t *m, int64_t *inter);
+
 // A gated activation (out = act(x[:, :I]) * x[:, I:]) for the shared self-check
-// (gated_act_check.c): known[2 * n_known] gate values then up values (n_known <= 8),
+// (gated_act.c): known[2 * n_known] gate values then up values (n_known <= 8),
 // act in double, the f32 tolerance, and the random case's seed.
 typedef struct fd__gated_act {
     fd_status (*op)(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out);

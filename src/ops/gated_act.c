@@ -1,12 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
-// What the gated activations (silu_and_mul, gelu_tanh_and_mul) share: the C
-// reference loop, and the self-check (known values against the activation in
+// What the gated activations (silu_and_mul, gelu_tanh_and_mul) share: the
+// argument checks, the C reference loop, and the self-check (known values against the activation in
 // double, then on CUDA a random [7, 2*300] case against the C reference).
 #include <stdio.h>
 #include <string.h>
 
 #include "ops/check_util.h"
 #include "ops/ffn_launch.h"
+
+fd_status fd__gated_act_args(const char *op, const fd_tensor *x, const fd_tensor *out,
+                             unsigned dtypes, int64_t *m, int64_t *inter) {
+    FD_TRY(FD_CHECK_T(op, "x", x, -1, -1, -1));
+    if (dtypes && !fd__dtype_in(x->dtype, dtypes))
+        return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "%s: x has dtype %s; pass f32, f16 or bf16",
+                         op, fd_dtype_name(x->dtype));
+    int64_t two_i = x->ne[1];
+    if (two_i % 2)
+        return fd__error(FD_ERR_INVALID_ARG,
+                         "%s: x's last dim is %lld, odd; it must be 2*I (gate half, up half)",
+                         op, (long long)two_i);
+    FD_TRY(FD_CHECK_T(op, "out", out, (int)x->dtype, x->ne[0], two_i / 2));
+    *m = x->ne[0];
+    *inter = two_i / 2;
+    return FD_OK;
+}
 
 fd_status fd__ref_gated_act(float (*act)(float), const void *x, void *out, int64_t m, int64_t inter,
                             fd_dtype dt) {

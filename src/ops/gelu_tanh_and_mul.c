@@ -15,26 +15,19 @@
 static const char *OP = "gelu_tanh_and_mul";
 
 fd_status fd_gelu_tanh_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) {
-    FD_TRY(FD_CHECK_T(OP, "x", x, -1, -1, -1));
-    if (!fd__dtype_in(x->dtype, FD_DT(FD_F32) | FD_DT(FD_F16) | FD_DT(FD_BF16)))
-        return fd__error(FD_ERR_UNSUPPORTED_DTYPE, "%s: x has dtype %s; pass f32, f16 or bf16",
-                         OP, fd_dtype_name(x->dtype));
-    int64_t m = x->ne[0], two_i = x->ne[1];
-    if (two_i % 2)
-        return fd__error(FD_ERR_INVALID_ARG,
-                         "%s: x's last dim is %lld, odd; it must be 2*I (gate half, up half)",
-                         OP, (long long)two_i);
-    FD_TRY(FD_CHECK_T(OP, "out", out, (int)x->dtype, m, two_i / 2));
+    int64_t m, inter;
+    FD_TRY(fd__gated_act_args(OP, x, out, FD_DT(FD_F32) | FD_DT(FD_F16) | FD_DT(FD_BF16), &m,
+                              &inter));
     if (fd__tensors_overlap(x, out))
         return fd__error(FD_ERR_INVALID_ARG, "%s: out overlaps x; pass a separate out buffer", OP);
     int variant;
     fd__launch l;
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_gelu_tanh_and_mul, x->dtype, &variant, &l));
     if (variant == FD_VAR_REF)
-        return fd__ref_gated_act(fd__gelu_tanh_ref, x->data, out->data, m, two_i / 2, x->dtype);
+        return fd__ref_gated_act(fd__gelu_tanh_ref, x->data, out->data, m, inter, x->dtype);
 #if FD_BUILT_gelu_tanh_and_mul
     if (variant == FD_VAR_gelu_tanh_and_mul)
-        return fd__cuda_gelu_tanh_and_mul(&l, x->data, out->data, m, two_i / 2, x->dtype);
+        return fd__cuda_gelu_tanh_and_mul(&l, x->data, out->data, m, inter, x->dtype);
 #endif
     return fd__error(FD_ERR_INTERNAL, "%s: variant %d has no launcher", OP, variant);
 }

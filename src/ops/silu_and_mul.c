@@ -14,20 +14,15 @@ static const char *OP = "silu_and_mul";
 static float silu(float g) { return g / (1.0f + expf(-g)); }
 
 fd_status fd_silu_and_mul(fd_ctx *ctx, const fd_tensor *x, fd_tensor *out) {
-    FD_TRY(FD_CHECK_T(OP, "x", x, -1, -1, -1));
-    int64_t m = x->ne[0], two_i = x->ne[1];
-    if (two_i % 2)
-        return fd__error(FD_ERR_INVALID_ARG,
-                         "%s: x's last dim is %lld, odd; it must be 2*I (gate half, up half)",
-                         OP, (long long)two_i);
-    FD_TRY(FD_CHECK_T(OP, "out", out, (int)x->dtype, m, two_i / 2));
+    int64_t m, inter;
+    FD_TRY(fd__gated_act_args(OP, x, out, 0, &m, &inter));
     int variant;
     fd__launch l;
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_silu_and_mul, x->dtype, &variant, &l));
-    if (variant == FD_VAR_REF) return fd__ref_gated_act(silu, x->data, out->data, m, two_i / 2, x->dtype);
+    if (variant == FD_VAR_REF) return fd__ref_gated_act(silu, x->data, out->data, m, inter, x->dtype);
 #if FD_BUILT_silu_and_mul
     if (variant == FD_VAR_silu_and_mul)
-        return fd__cuda_silu_and_mul(&l, x->data, out->data, m, two_i / 2, x->dtype);
+        return fd__cuda_silu_and_mul(&l, x->data, out->data, m, inter, x->dtype);
 #endif
     return fd__error(FD_ERR_INTERNAL, "%s: variant %d has no launcher", OP, variant);
 }
