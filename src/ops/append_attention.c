@@ -95,10 +95,6 @@ static int big_wgmma(int variant, const fd__attn_args *a) {
 #endif
 }
 
-static int big_rows(int variant, const fd__attn_args *a) {
-    return big_wgmma(variant, a) ? 128 : default_big_rows(a->head_dim);
-}
-
 static int ctx_sms(const fd_ctx *ctx) {
     if (!fd_ctx_is_cuda(ctx)) return 0;
     const fd_device_info *d = fd_platform_device(fd_ctx_platform(ctx), fd_ctx_device(ctx));
@@ -452,9 +448,10 @@ fd_status fd_append_attention(fd_ctx *ctx, const fd_tensor *qkv, fd_tensor *key_
     FD_TRY(fd__ctx_begin(ctx, FD_OP_ID_append_attention, qkv->dtype, &variant, &l));
     if (variant == FD_VAR_REF) return ref_append_attention(&a);
     int64_t kv = a.max_kv_len > 0 ? a.max_kv_len : a.max_blocks_per_seq * a.block_size;
+    const int wgmma = big_wgmma(variant, &a);
     make_plan(ctx_sms(ctx), a.token_num, a.bsz, a.n_q, a.n_kv, a.head_dim, kv, a.window,
-              big_rows(variant, &a), &a.plan);
-    a.plan.big_wgmma = big_wgmma(variant, &a);
+              wgmma ? 128 : default_big_rows(a.head_dim), &a.plan);
+    a.plan.big_wgmma = wgmma;
     a.max_kv_len = kv;
     if (a.token_num == 0 || a.bsz == 0) return FD_OK;
 #if FD_BUILT_append_attention_sm70 || FD_BUILT_append_attention_sm80 || \
