@@ -136,9 +136,9 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
     const int kv_stop = min(kv_end, kv_begin + chunk);
     if (kv_begin >= kv_stop) return;
     const float s2 = a.scale * 1.4426950408889634f;  // exp2 domain
-    aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kv_begin, kv_stop);
+    aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kv_begin, kv_stop, threadIdx.x);
     CP::commit();
-    aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kv_begin, kv_stop);
+    aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kv_begin, kv_stop, threadIdx.x);
     CP::commit();
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
     const int wrow = warp * 16 * MB;  // the warp's first row in the tile
@@ -187,7 +187,8 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
             }
         }
         __syncthreads();  // every warp is done with sK
-        if (more) aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop);
+        if (more) aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop,
+                                                  threadIdx.x);
         CP::commit();
         // mask (causal, sliding window, the split's end, padding rows), then
         // the online softmax; row h sees keys (rp[h] - win, rp[h]]
@@ -274,7 +275,8 @@ static __device__ void aa_fa2_tile(const aa_params &p, int b, int kvh, int row0,
                 }
             }
         __syncthreads();  // every warp is done with sV
-        if (more) aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop);
+        if (more) aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop,
+                                                  threadIdx.x);
         CP::commit();
     }
     CP::wait_all();  // nothing real is pending

@@ -113,11 +113,12 @@ static __device__ __forceinline__ void aa90_commit() {
 #endif
 }
 
-// Waits for the warpgroup's committed wgmmas; d is read only after.
-template <int N>
+// Waits until at most PENDING of the warpgroup's committed wgmma groups are
+// in flight (groups complete in order); d is read only after.
+template <int PENDING, int N>
 static __device__ __forceinline__ void aa90_wait(float (&d)[N]) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(PENDING) : "memory");
 #pragma unroll
     for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
 #endif
@@ -141,9 +142,9 @@ struct aa90_cfg {
     static constexpr int HD = HD_, BM = BM_, BN = BN_, NT = 2 * BM;
     static constexpr int TILE_Q = BM * HD * 2, TILE_KV = BN * HD * 2;
     // STAGES of K and V (tile t+STAGES-1 is copied while tile t is computed),
-    // their mbarriers (TMA copies), alignment slack
+    // their full and empty mbarriers, alignment slack
     static constexpr int STAGES = STAGES_;
-    static constexpr int SMEM = TILE_Q + 2 * STAGES * TILE_KV + 8 * STAGES + 1024;
+    static constexpr int SMEM = TILE_Q + 2 * STAGES * TILE_KV + 16 * STAGES + 1024;
     static_assert(SMEM <= 227 * 1024, "Hopper's shared memory per block");
     static_assert(BM == BN && HD % 64 == 0, "one layout for Q, K and V tiles");
     // a tile = HD/64 column halves of ROWS x 64 elements (what a TMA box of 64
@@ -177,9 +178,25 @@ static __device__ __forceinline__ uint32_t aa90_saddr(const void *ptr) {
     return (uint32_t)__cvta_generic_to_shared(ptr);
 }
 
-static __device__ __forceinline__ void aa90_mbar_init(uint64_t *bar) {
+static __device__ __forceinline__ void aa90_mbar_init(uint64_t *bar, int count) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;\n" ::"r"(aa90_saddr(bar)) : "memory");
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(aa90_saddr(bar)), "r"(count)
+                 : "memory");
+#endif
+}
+
+static __device__ __forceinline__ void aa90_mbar_arrive(uint64_t *bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(aa90_saddr(bar)) : "memory");
+#endif
+}
+
+// Arrives on bar once this thread's cp.async copies so far have landed
+// (noinc: the barrier was initialised with one count per copying thread).
+static __device__ __forceinline__ void aa90_mbar_arrive_cp(uint64_t *bar) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(aa90_saddr(bar))
+                 : "memory");
 #endif
 }
 
@@ -242,9 +259,9 @@ static __device__ bool aa90_pages_ok(const aa_params &p, int b, int kv_begin, in
 // Zeroes V rows [from, BN) of a stage (P is 0 there, but stale data may hold
 // Inf or NaN, and 0 * NaN is NaN).
 template <class C>
-static __device__ void aa90_zero_rows(uint16_t *sv, int from) {
+static __device__ void aa90_zero_rows(uint16_t *sv, int from, int tid, int nt) {
     constexpr int CPR = C::HD / 8;  // 16-byte chunks a row
-    for (int i = threadIdx.x; i < (C::BN - from) * CPR; i += C::NT) {
+    for (int i = tid; i < (C::BN - from) * CPR; i += nt) {
         const int r = from + i / CPR, c = i % CPR;
         *(uint4 *)(sv + (c >> 3) * C::HALF + r * 64 + (c & 7) * 8) = make_uint4(0, 0, 0, 0);
     }
@@ -258,13 +275,14 @@ static __device__ __forceinline__ float aa90_ex2(float x) {
 
 // Online softmax of this lane's S rows (scaled by s2 into the exp2 domain,
 // masked: causal, window, the split's end, padding rows) -> P as wgmma's
-// register A operand ([k step][a0..a3]), the running max / sum, O rescaled.
+// register A operand ([k step][a0..a3]), the running max / sum, and the
+// factor alpha O's rows are to be rescaled by (aa90_rescale).
 // (Tree reductions, exp folded into an FMA and skipping unneeded O rescales
 // measured no faster: the tile is bound by the GEMMs and the K/V copies.)
 template <class C>
 static __device__ __forceinline__ void aa90_softmax(float (&s)[C::BN / 2],
                                                     uint32_t (&pf)[C::BN / 16][4],
-                                                    float (&o)[C::HD / 2], float (&rm)[2],
+                                                    float (&alpha)[2], float (&rm)[2],
                                                     float (&rl)[2], const int (&rr)[2],
                                                     const int (&rp)[2], int rows, int kt,
                                                     int kv_stop, int win, float s2, int tq) {
@@ -286,7 +304,7 @@ static __device__ __forceinline__ void aa90_softmax(float (&s)[C::BN / 2],
             mx[h] = fmaxf(mx[h], s[i]);
         }
     }
-    float alpha[2], z[2], sum[2] = {0.f, 0.f};
+    float z[2], sum[2] = {0.f, 0.f};
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
@@ -307,8 +325,12 @@ static __device__ __forceinline__ void aa90_softmax(float (&s)[C::BN / 2],
     }
 #pragma unroll
     for (int h = 0; h < 2; h++) rl[h] = rl[h] * alpha[h] + sum[h];
+}
+
+template <int N>
+static __device__ __forceinline__ void aa90_rescale(float (&o)[N], const float (&alpha)[2]) {
 #pragma unroll
-    for (int i = 0; i < C::HD / 2; i++) o[i] *= alpha[(i >> 1) & 1];
+    for (int i = 0; i < N; i++) o[i] *= alpha[(i >> 1) & 1];
 }
 
 // This lane's two rows of O (normalised) to out, or to the split's partials.
@@ -347,49 +369,133 @@ static __device__ __forceinline__ void aa90_store(const aa_params &p, const floa
     }
 }
 
-// The CTA: rows [row0, row0+rows) of sequence b, kv head kvh, keys of `split`.
-// Warpgroup wg owns rows 64wg.. 64wg+63; within it warp w (of 4) rows 16w..,
-// lane (g = lane/4, tq = lane%4) rows g and g+8 ("halves" h = 0, 1) and, of
-// every 8-column block n, columns 2tq and 2tq+1: accumulator d[4n + 2h + e].
-// Per KV tile: wait for its copies, one CTA barrier (every warp is done with
-// the tile before, whose stage is refilled), S = Q K^T issued, the copies of
-// the tile two ahead issued while it runs, the online softmax, O += P V.
+// Shared-memory layout: Q, then STAGES x (K, V), then the full and empty
+// mbarriers of the stages; the swizzle acts on address bits, so it starts on
+// a 1024-byte boundary.
+static __device__ __forceinline__ unsigned char *aa90_base(unsigned char *smem) {
+    const uint32_t s0 = aa90_saddr(smem);
+    return smem + ((1024u - (s0 & 1023u)) & 1023u);
+}
+
+template <class C>
+static __device__ __forceinline__ uint16_t *aa90_kv(unsigned char *base, int stage, int isv) {
+    return (uint16_t *)(base + C::TILE_Q + (2 * stage + isv) * C::TILE_KV);
+}
+
+template <class C>
+static __device__ __forceinline__ uint64_t *aa90_bars(unsigned char *base) {
+    return (uint64_t *)(base + C::TILE_Q + 2 * C::STAGES * C::TILE_KV);
+}
+
+static __device__ __forceinline__ void aa90_bar_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+// The keys a CTA's rows see: [kv_begin, kv_stop) of its split; dec = the
+// sequence's cached length.
+struct aa90_range {
+    int dec, kv_begin, kv_stop;
+};
+
+static __device__ aa90_range aa90_keys(const aa_params &p, int b, int row0, int rows, int split,
+                                       int chunk) {
+    aa90_range r;
+    r.dec = p.a.seq_lens_decoder[b];
+    const int kv_end = r.dec + (row0 + rows - 1) / p.group + 1;  // keys the last row sees
+    r.kv_begin = aa_win_lo(p, r.dec + row0 / p.group) + split * chunk;
+    r.kv_stop = min(kv_end, r.kv_begin + chunk);
+    return r;
+}
+
+// A lane's rows. Warpgroup wg owns rows 64wg.. 64wg+63; within it warp w (of
+// 4) rows 16w..; lane (g = lane/4, tq = lane%4) rows g and g+8 ("halves" h =
+// 0, 1) and, of every 8-column block n, columns 2tq and 2tq+1: accumulator
+// d[4n + 2h + e]. wpos_lo/hi: the positions of the warpgroup's first and last row.
+struct aa90_lane {
+    int w0, wrows, wpos_lo, wpos_hi, rr[2], rp[2];
+};
+
+static __device__ aa90_lane aa90_lane_rows(const aa_params &p, int dec, int row0, int rows) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    aa90_lane L;
+    L.w0 = (warp >> 2) * 64;
+    L.wrows = min(64, rows - L.w0);
+    L.wpos_lo = dec + (row0 + L.w0) / p.group;
+    L.wpos_hi = dec + (row0 + L.w0 + max(L.wrows, 1) - 1) / p.group;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        L.rr[h] = L.w0 + (warp & 3) * 16 + h * 8 + (lane >> 2);
+        L.rp[h] = dec + (row0 + L.rr[h]) / p.group;
+    }
+    return L;
+}
+
+// No row of the warpgroup sees a key of the tile at kt (causal, window).
+// Broadcast from lane 0: ptxas then knows the branch is warp-uniform and does
+// not serialise the wgmmas behind it.
+static __device__ __forceinline__ bool aa90_skip(const aa_params &p, const aa90_lane &L, int kt,
+                                                 int bn) {
+    const int skip = L.wrows <= 0 || kt > L.wpos_hi || kt + bn - 1 <= L.wpos_lo - p.win;
+    return __shfl_sync(0xffffffffu, skip, 0) != 0;
+}
+
+// S = Q K^T for the warpgroup's 64 rows, issued and committed (not waited for).
+template <class C>
+static __device__ __forceinline__ void aa90_qk(float (&s)[C::BN / 2], const uint16_t *sQ,
+                                               const uint16_t *sK) {
+#pragma unroll
+    for (int kk = 0; kk < C::HD / 16; kk++) {
+        const int off = (kk >> 2) * C::HALF + (kk & 3) * 16;  // 32 bytes a step
+        aa90_mma_ss<typename C::T>(s, aa90_desc(sQ + off, 16, C::SBO),
+                                   aa90_desc(sK + off, 16, C::SBO), kk > 0);
+    }
+    aa90_commit();
+}
+
+// O += P V, issued and committed; 16 keys a step, V's column halves LBO apart.
+template <class C>
+static __device__ __forceinline__ void aa90_pv(float (&o)[C::HD / 2],
+                                               const uint32_t (&pf)[C::BN / 16][4],
+                                               const uint16_t *sV) {
+#pragma unroll
+    for (int kk = 0; kk < C::BN / 16; kk++)
+        aa90_mma_rs<typename C::T>(o, pf[kk], aa90_desc(sV + kk * 16 * 64, C::HALF * 2, C::SBO),
+                                   1);
+    aa90_commit();
+}
+
+// The lockstep CTA (2 warpgroups; sliding windows, tiles off the TMA box grid,
+// FDEPLOY_ATTN_WS=0): rows [row0, row0+rows) of sequence b, kv head kvh, keys
+// of `split`. Per KV tile: wait for its copies, one CTA barrier (every warp is
+// done with the tile before, whose stage is refilled), S = Q K^T issued, the
+// copies of the tile two ahead issued while it runs, the softmax, O += P V.
 template <class C>
 static __device__ void aa90_tile(const aa_params &p, const aa90_tmaps &tm, int b, int kvh,
                                  int row0, int rows, int split, int chunk, int direct) {
     typedef typename C::T T;
-    constexpr int NS = C::BN / 8;
     extern __shared__ unsigned char aa90_smem[];
-    // the swizzle acts on address bits: align the tiles to 1024 bytes
-    const uint32_t s0 = (uint32_t)__cvta_generic_to_shared(aa90_smem);
-    unsigned char *base = aa90_smem + ((1024u - (s0 & 1023u)) & 1023u);
+    unsigned char *base = aa90_base(aa90_smem);
     uint16_t *sQ = (uint16_t *)base;
-    const fd__attn_args &a = p.a;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, tq = lane & 3;
-    const int dec = a.seq_lens_decoder[b];
-    const int kv_end = dec + (row0 + rows - 1) / p.group + 1;  // keys the last row sees
-    const int kv_begin = aa_win_lo(p, dec + row0 / p.group) + split * chunk;
-    const int kv_stop = min(kv_end, kv_begin + chunk);
+    const int tq = threadIdx.x & 3;
+    const aa90_range kr = aa90_keys(p, b, row0, rows, split, chunk);
+    const int kv_begin = kr.kv_begin, kv_stop = kr.kv_stop;
     if (kv_begin >= kv_stop) return;
-    const float s2 = a.scale * 1.4426950408889634f;  // exp2 domain
-    auto kv = [&](int s, int isv) {  // stage s: K, V
-        return (uint16_t *)(base + C::TILE_Q + (2 * s + isv) * C::TILE_KV);
-    };
-    uint64_t *full = (uint64_t *)(base + C::TILE_Q + 2 * C::STAGES * C::TILE_KV);
+    const float s2 = p.a.scale * 1.4426950408889634f;  // exp2 domain
+    uint64_t *full = aa90_bars<C>(base);
     // TMA when the tiles start on box edges and every page is valid; else cp.async
     const bool tma = tm.on && (kv_begin & (tm.box - 1)) == 0 &&
                      aa90_pages_ok(p, b, kv_begin, kv_stop);
     if (tma && threadIdx.x == 0) {
-        for (int i = 0; i < C::STAGES; i++) aa90_mbar_init(&full[i]);
+        for (int i = 0; i < C::STAGES; i++) aa90_mbar_init(&full[i], 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();  // barriers initialised
-    // K, V of keys [kt, ...) into stage st
-    auto issue = [&](int sg, int k0) {
+    auto issue = [&](int sg, int k0) {  // K, V of keys [k0, ...) into stage sg
+        uint16_t *sk = aa90_kv<C>(base, sg, 0), *sv = aa90_kv<C>(base, sg, 1);
         if (!tma)
-            aa_issue_kv<C, aa80_copy, true, true>(p, kv(sg, 0), kv(sg, 1), b, kvh, k0, kv_stop);
+            aa_issue_kv<C, aa80_copy, true, true>(p, sk, sv, b, kvh, k0, kv_stop, threadIdx.x);
         else if (threadIdx.x == 0)
-            aa90_tma_tile<C>(p, tm, kv(sg, 0), kv(sg, 1), &full[sg], b, kvh, k0, kv_stop);
+            aa90_tma_tile<C>(p, tm, sk, sv, &full[sg], b, kvh, k0, kv_stop);
     };
     constexpr int D = C::STAGES - 1;  // tiles in flight ahead of the one computed
 #pragma unroll
@@ -398,20 +504,8 @@ static __device__ void aa90_tile(const aa_params &p, const aa90_tmaps &tm, int b
         aa80_copy::commit();
     }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
-    // the warpgroup's rows and the positions of its first and last row
-    const int w0 = (warp >> 2) * 64, wrows = min(64, rows - w0);
-    const int wpos_lo = dec + (row0 + w0) / p.group;
-    const int wpos_hi = dec + (row0 + w0 + max(wrows, 1) - 1) / p.group;
-    int rr[2], rp[2];
-    float rm[2], rl[2];
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        rr[h] = w0 + (warp & 3) * 16 + h * 8 + (lane >> 2);
-        rp[h] = dec + (row0 + rr[h]) / p.group;
-        rm[h] = -INFINITY;
-        rl[h] = 0.f;
-    }
-    float o[C::HD / 2];
+    const aa90_lane L = aa90_lane_rows(p, kr.dec, row0, rows);
+    float rm[2] = {-INFINITY, -INFINITY}, rl[2] = {0.f, 0.f}, o[C::HD / 2];
 #pragma unroll
     for (int i = 0; i < C::HD / 2; i++) o[i] = 0.f;
     int st = 0, use = 0;  // stage of tile t, and t / STAGES
@@ -420,45 +514,203 @@ static __device__ void aa90_tile(const aa_params &p, const aa90_tmaps &tm, int b
         if (++st == C::STAGES) st = 0, use++;
         if (tma) {
             aa90_mbar_wait(&full[cur], parity);  // K, V of this tile landed
-            if (kt + C::BN > kv_stop) aa90_zero_rows<C>(kv(cur, 1), kv_stop - kt);
+            if (kt + C::BN > kv_stop)
+                aa90_zero_rows<C>(aa90_kv<C>(base, cur, 1), kv_stop - kt, threadIdx.x, C::NT);
         } else if (D == 1) {
             aa80_copy::wait_all();  // K, V of this tile landed (this thread's copies)
         } else {
             aa80_copy::wait_1();
         }
-        aa90_proxy_fence();     // generic writes (sQ, copies, zeros) visible to wgmma
-        __syncthreads();        // ... every thread's; the last tile's stage is free
-        // skip: no row of this warpgroup sees a key of the tile (causal, window)
-        const bool skip = wrows <= 0 || kt > wpos_hi || kt + C::BN - 1 <= wpos_lo - p.win;
-        float s[NS * 4];
-        if (!skip) {  // S = Q K^T, asynchronous: the next tile's copies are issued meanwhile
-            const uint16_t *sK = kv(cur, 0);
+        aa90_proxy_fence();  // generic writes (sQ, copies, zeros) visible to wgmma
+        __syncthreads();     // ... every thread's; the last tile's stage is free
+        const bool skip = aa90_skip(p, L, kt, C::BN);
+        float s[C::BN / 2];
+        if (!skip) {  // asynchronous: the next tile's copies are issued meanwhile
             aa90_fence();
-#pragma unroll
-            for (int kk = 0; kk < C::HD / 16; kk++) {
-                const int off = (kk >> 2) * C::HALF + (kk & 3) * 16;  // 32 bytes a step
-                aa90_mma_ss<T>(s, aa90_desc(sQ + C::sidx(w0, 0) + off, 16, C::SBO),
-                               aa90_desc(sK + off, 16, C::SBO), kk > 0);
-            }
-            aa90_commit();
+            aa90_qk<C>(s, sQ + C::sidx(L.w0, 0), aa90_kv<C>(base, cur, 0));
         }
         const int nst = cur + D >= C::STAGES ? cur + D - C::STAGES : cur + D;  // tile t+D's
         if (kt + D * C::BN < kv_stop) issue(nst, kt + D * C::BN);
         aa80_copy::commit();
         if (skip) continue;
-        aa90_wait(s);
+        aa90_wait<0>(s);
         uint32_t pf[C::BN / 16][4];  // P as wgmma's register A: [k step][a0..a3]
-        aa90_softmax<C>(s, pf, o, rm, rl, rr, rp, rows, kt, kv_stop, p.win, s2, tq);
-        const uint16_t *sV = kv(cur, 1);  // 16 keys a step; the halves LBO apart
+        float alpha[2];
+        aa90_softmax<C>(s, pf, alpha, rm, rl, L.rr, L.rp, rows, kt, kv_stop, p.win, s2, tq);
+        aa90_rescale(o, alpha);
         aa90_fence();
-#pragma unroll
-        for (int kk = 0; kk < C::BN / 16; kk++)
-            aa90_mma_rs<T>(o, pf[kk], aa90_desc(sV + kk * 16 * 64, C::HALF * 2, C::SBO), 1);
-        aa90_commit();
-        aa90_wait(o);
+        aa90_pv<C>(o, pf, aa90_kv<C>(base, cur, 1));
+        aa90_wait<0>(o);
     }
     aa80_copy::wait_all();  // nothing real is pending
-    aa90_store<C>(p, o, rm, rl, rr, b, kvh, row0, rows, split, direct, tq);
+    aa90_store<C>(p, o, rm, rl, L.rr, b, kvh, row0, rows, split, direct, tq);
+}
+
+// ---- Warp-specialised CTA (FlashAttention-3's layout): warpgroups 0 and 1
+// compute, warpgroup 2 produces. Stage s has a full barrier (its copies
+// landed: TMA bytes, or one arrival per copying thread) and an empty one (one
+// arrival per consumer warp done with it), so the warpgroups drift apart and
+// one's softmax overlaps the other's GEMMs. Within a warpgroup, tile t's
+// S = Q K^T runs while tile t-1's P V is issued behind it, and the softmax
+// of tile t overlaps that P V.
+template <class C>
+struct aa90_prod : C {  // the producer warpgroup's view for aa_issue_kv
+    static constexpr int NT = 128;
+};
+
+// The producer: tile t into stage t % STAGES once both warpgroups freed it.
+// TMA: one thread issues; cp.async (a bad block id): all 128 copy.
+template <class C>
+static __device__ void aa90_produce(const aa_params &p, const aa90_tmaps &tm, unsigned char *base,
+                                    bool tma, int b, int kvh, aa90_range kr) {
+    const int tid = threadIdx.x - C::NT;
+    if (tma && tid != 0) return;
+    uint64_t *full = aa90_bars<C>(base), *empty = full + C::STAGES;
+    for (int t = 0, kt = kr.kv_begin; kt < kr.kv_stop; t++, kt += C::BN) {
+        const int s = t % C::STAGES;
+        if (t >= C::STAGES) aa90_mbar_wait(&empty[s], (t / C::STAGES + 1) & 1);
+        uint16_t *sk = aa90_kv<C>(base, s, 0), *sv = aa90_kv<C>(base, s, 1);
+        if (tma) {
+            aa90_tma_tile<C>(p, tm, sk, sv, &full[s], b, kvh, kt, kr.kv_stop);
+        } else {
+            aa_issue_kv<aa90_prod<C>, aa80_copy, true, true>(p, sk, sv, b, kvh, kt, kr.kv_stop,
+                                                             tid);
+            aa90_mbar_arrive_cp(&full[s]);
+        }
+    }
+    if (!tma) aa80_copy::wait_all();
+}
+
+// Registers a pending wgmma reads stay untouched until after its wait.
+template <int N>
+static __device__ __forceinline__ void aa90_keep(uint32_t (&pf)[N][4]) {
+#pragma unroll
+    for (int i = 0; i < N; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) asm volatile("" : "+r"(pf[i][j])::"memory");
+}
+
+// Tile t of a consumer: waits for its copies; true when the warpgroup
+// computes it (else the stage is freed at once). A 16-bit TMA tile past the
+// keys gets its V rows zeroed (the other warpgroup writes the same zeros).
+template <class C>
+static __device__ bool aa90_arrive_tile(const aa_params &p, const aa90_lane &L,
+                                        unsigned char *base, bool tma, int t, int kt,
+                                        int kv_stop) {
+    uint64_t *full = aa90_bars<C>(base), *empty = full + C::STAGES;
+    const int cur = t % C::STAGES;
+    aa90_mbar_wait(&full[cur], (t / C::STAGES) & 1);
+    if (aa90_skip(p, L, kt, C::BN)) {
+        if ((threadIdx.x & 31) == 0) aa90_mbar_arrive(&empty[cur]);
+        return false;
+    }
+    if (!tma) aa90_proxy_fence();  // the cp.async writes, visible to wgmma
+    if (tma && kt + C::BN > kv_stop) {
+        aa90_zero_rows<C>(aa90_kv<C>(base, cur, 1), kv_stop - kt, threadIdx.x & 127, 128);
+        aa90_proxy_fence();
+        aa90_bar_sync(2 + __shfl_sync(0xffffffffu, threadIdx.x >> 7, 0), 128);
+    }
+    return true;
+}
+
+// A consumer warpgroup's pass over the keys. The first tile it computes is
+// peeled off so that every P V is issued on a path without branches: ptxas
+// serialises wgmmas whose accumulators a branch merge copies while in flight.
+// A warpgroup skips only a tail of tiles (no window here), which are freed.
+template <class C>
+static __device__ void aa90_consume(const aa_params &p, unsigned char *base, bool tma, int b,
+                                    int kvh, int row0, int rows, aa90_range kr, int split,
+                                    int direct) {
+    const uint16_t *sQ = (const uint16_t *)base;
+    uint64_t *empty = aa90_bars<C>(base) + C::STAGES;
+    const int lane = threadIdx.x & 31, tq = lane & 3;
+    const aa90_lane L = aa90_lane_rows(p, kr.dec, row0, rows);
+    const uint16_t *sQw = sQ + C::sidx(L.w0, 0);
+    const float s2 = p.a.scale * 1.4426950408889634f;  // exp2 domain
+    float rm[2] = {-INFINITY, -INFINITY}, rl[2] = {0.f, 0.f}, o[C::HD / 2];
+#pragma unroll
+    for (int i = 0; i < C::HD / 2; i++) o[i] = 0.f;
+    int t = 0, kt = kr.kv_begin;
+    if (aa90_arrive_tile<C>(p, L, base, tma, 0, kt, kr.kv_stop)) {
+        uint32_t pf[C::BN / 16][4];  // P of the stage `pend`, whose P V is issued next
+        float s[C::BN / 2], alpha[2];
+        aa90_fence();
+        aa90_qk<C>(s, sQw, aa90_kv<C>(base, 0, 0));
+        aa90_wait<0>(s);
+        aa90_softmax<C>(s, pf, alpha, rm, rl, L.rr, L.rp, rows, kt, kr.kv_stop, p.win, s2, tq);
+        int pend = 0;
+        for (t = 1, kt += C::BN; kt < kr.kv_stop; t++, kt += C::BN) {
+            if (!aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop)) break;
+            const int cur = t % C::STAGES;
+            aa90_fence();
+            aa90_qk<C>(s, sQw, aa90_kv<C>(base, cur, 0));
+            aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));  // behind S: the softmax overlaps it
+            aa90_wait<1>(s);
+            uint32_t pn[C::BN / 16][4];
+            aa90_softmax<C>(s, pn, alpha, rm, rl, L.rr, L.rp, rows, kt, kr.kv_stop, p.win, s2,
+                            tq);
+            aa90_wait<0>(o);
+            aa90_keep(pf);
+            if (lane == 0) aa90_mbar_arrive(&empty[pend]);
+            aa90_rescale(o, alpha);
+#pragma unroll
+            for (int i = 0; i < C::BN / 16; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) pf[i][j] = pn[i][j];
+            pend = cur;
+        }
+        aa90_fence();
+        aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));
+        aa90_wait<0>(o);
+        aa90_keep(pf);
+        if (lane == 0) aa90_mbar_arrive(&empty[pend]);
+        if (kt < kr.kv_stop) t++, kt += C::BN;  // the skipped tile that ended the loop
+    } else {
+        t++, kt += C::BN;
+    }
+    for (; kt < kr.kv_stop; t++, kt += C::BN)  // the skipped tail
+        aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop);
+    aa90_store<C>(p, o, rm, rl, L.rr, b, kvh, row0, rows, split, direct, tq);
+}
+
+// Registers per thread after the split (FlashAttention-3's 24 / 240:
+// 128 x 24 + 256 x 240 fits the 64K register file).
+#define AA90_PRODUCER_REGS "24"
+#define AA90_CONSUMER_REGS "240"
+
+template <class C>
+static __global__ void __launch_bounds__(C::NT + 128, 1)
+    aa90_ws(aa_params p, const __grid_constant__ aa90_tmaps tm) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    int b, row0, rows;
+    if (!aa_big_tile(p, C::BM, true, &b, &row0, &rows)) return;
+    const int kvh = blockIdx.y, split = blockIdx.z;
+    const aa90_range kr = aa90_keys(p, b, row0, rows, split, p.a.plan.chunk_big);
+    if (kr.kv_begin >= kr.kv_stop) return;
+    extern __shared__ unsigned char aa90_smem[];
+    unsigned char *base = aa90_base(aa90_smem);
+    uint64_t *full = aa90_bars<C>(base), *empty = full + C::STAGES;
+    const bool tma = (kr.kv_begin & (tm.box - 1)) == 0 &&
+                     aa90_pages_ok(p, b, kr.kv_begin, kr.kv_stop);
+    if (threadIdx.x == 0) {
+        for (int i = 0; i < C::STAGES; i++) {
+            aa90_mbar_init(&full[i], tma ? 1 : 128);
+            aa90_mbar_init(&empty[i], C::NT / 32);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();  // barriers initialised
+    if (__shfl_sync(0xffffffffu, threadIdx.x >> 7, 0) == C::NT / 128) {  // uniform
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 " AA90_PRODUCER_REGS ";\n" ::: "memory");
+        aa90_produce<C>(p, tm, base, tma, b, kvh, kr);
+        return;
+    }
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 " AA90_CONSUMER_REGS ";\n" ::: "memory");
+    aa_load_q<C>(p, (uint16_t *)base, b, kvh, row0, rows);
+    aa90_proxy_fence();
+    aa90_bar_sync(1, C::NT);  // Q in shared memory, visible to wgmma
+    aa90_consume<C>(p, base, tma, b, kvh, row0, rows, kr, split, p.a.plan.splits_big == 1);
+#endif
 }
 
 // Big tiles, longest first (as aa80_fa2).
@@ -501,6 +753,12 @@ static bool aa90_make_maps(const fd__attn_args &a, int hd, aa90_tmaps *tm) {
     return true;
 }
 
+// An A/B switch set to "0".
+static bool aa90_env_off(const char *name) {
+    const char *e = getenv(name);
+    return e && strcmp(e, "0") == 0;
+}
+
 // The SM80 kernels, but big tiles on wgmma when the plan made them 128 rows
 // (append_attention.c: 16-bit cache, head_dim <= 128, no FDEPLOY_ATTN_PREFILL).
 struct aa90_kernels {
@@ -514,8 +772,11 @@ struct aa90_kernels {
                 static_assert(W::BM == 128, "append_attention.c plans 128-row big tiles");
                 aa90_tmaps tm;
                 memset(&tm, 0, sizeof tm);
-                const char *e_tma = getenv("FDEPLOY_ATTN_TMA");
-                tm.on = !(e_tma && strcmp(e_tma, "0") == 0) && aa90_make_maps(p.a, C::HD, &tm);
+                tm.on = !aa90_env_off("FDEPLOY_ATTN_TMA") && aa90_make_maps(p.a, C::HD, &tm);
+                // warp-specialised when every tile starts on the box grid
+                if (tm.on && p.win == INT_MAX && p.a.plan.chunk_big % tm.box == 0 &&
+                    !aa90_env_off("FDEPLOY_ATTN_WS"))
+                    return aa_launch_smem(aa90_ws<W>, g, W::NT + 128, W::SMEM, st, p, tm);
                 return aa_launch_smem(aa90_big<W>, g, W::NT, W::SMEM, st, p, tm);
             }
         }

@@ -177,20 +177,21 @@ static __device__ void aa_load_kv(const aa_params &p, uint16_t *sK, uint16_t *sV
     if (ASYNC) CP::wait_all();
 }
 
-// Async path (CP::on, 16-bit cache): issues the cp.async copies of keys
-// [kt, kt+BN) of K into dk (WK) and of V into dv (WV), zeros past kv_stop or
+// Async path (CP::on, 16-bit cache): thread tid of C::NT issues its cp.async
+// copies of keys [kt, kt+BN) of K into dk (WK) and of V into dv (WV), zeros past kv_stop or
 // for a bad block; no wait (the caller commits the group and waits for it
 // later). The block ids are all loaded and checked first, with one branch for
 // the (reported) bad ones: the copies themselves are branch-free.
 template <class C, class CP, bool WK, bool WV>
 static __device__ __forceinline__ void aa_issue_kv(const aa_params &p, uint16_t *dk, uint16_t *dv,
-                                                   int b, int kvh, int kt, int kv_stop) {
+                                                   int b, int kvh, int kt, int kv_stop,
+                                                   int tid) {
     const fd__attn_args &a = p.a;
     constexpr int CPK = C::HD / 8, TOTAL = C::BN * CPK, ITER = TOTAL / C::NT;
     static_assert(!C::INT8 && TOTAL % C::NT == 0, "whole 16-bit chunks per thread");
     const int32_t *bt = a.block_tables + (int64_t)b * a.max_blocks_per_seq;
     const unsigned nblk = a.num_blocks > 0x7fffffff ? 0x7fffffffu : (unsigned)a.num_blocks;
-    const int key0 = threadIdx.x / CPK, dc = threadIdx.x % CPK;  // NT % CPK == 0
+    const int key0 = tid / CPK, dc = tid % CPK;  // NT % CPK == 0
     static_assert(C::NT % CPK == 0, "a thread's chunks share one column");
     int blk[ITER];
     bool bad = false;
@@ -386,9 +387,9 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
     //   softmax:  V(t), K(t+1)  -> wait_group 1: V(t) landed
     constexpr bool ASYNC = CP::on && !C::INT8;
     if constexpr (ASYNC) {
-        aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kv_begin, kv_stop, threadIdx.x);
         CP::commit();
-        aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kv_begin, kv_stop);
+        aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kv_begin, kv_stop, threadIdx.x);
         CP::commit();
     }
     aa_load_q<C>(p, sQ, b, kvh, row0, rows);
@@ -410,7 +411,8 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         __syncthreads();  // S complete, sK free
         if constexpr (ASYNC) {
             if (kt + C::BN < kv_stop)
-                aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop);
+                aa_issue_kv<C, CP, true, false>(p, sK, nullptr, b, kvh, kt + C::BN, kv_stop,
+                                                threadIdx.x);
             CP::commit();
         }
         float alpha =
@@ -421,7 +423,8 @@ static __device__ void aa_attend(const aa_params &p, int b, int kvh, int row0, i
         if constexpr (ASYNC) {
             __syncthreads();  // sV and sP consumed
             if (kt + C::BN < kv_stop)
-                aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop);
+                aa_issue_kv<C, CP, false, true>(p, nullptr, sV, b, kvh, kt + C::BN, kv_stop,
+                                                threadIdx.x);
             CP::commit();
         }
     }
