@@ -636,27 +636,28 @@ static void gpu_window_long_context(void) {
 }
 
 // Long prefills, the default prefill kernel (on an H100 the sm_90a wgmma tiles
-// of 128 rows x 128 keys), three ways: warp-specialised with K/V by TMA (the
-// default), the lockstep CTA (FDEPLOY_ATTN_WS=0) and K/V by cp.async
-// (FDEPLOY_ATTN_TMA=0): a fresh 700-token prompt (several KV tiles, and KV
-// splits: few tiles), a 300-token chunk over a 1000-token cache, a 129-token
-// chunk over 63 (tile and block edges off by one; a warpgroup with no rows);
-// head dims 64/128, GQA 1/4, f16/bf16, full and 300-token windows (tiles off
-// the TMA box grid), block sizes 64 and 16 (the other two modes: f16 without
-// windows, which run the lockstep CTA anyway). Then a bad block id inside a
-// long prompt: reported, in every mode.
+// of 128 rows x 128 keys), four ways: warp-specialised with K/V by TMA and the
+// warpgroup ping-pong (the default), without the ping-pong
+// (FDEPLOY_ATTN_PINGPONG=0), the lockstep CTA (FDEPLOY_ATTN_WS=0) and K/V by
+// cp.async (FDEPLOY_ATTN_TMA=0): a fresh 700-token prompt (several KV tiles,
+// and KV splits: few tiles), a 300-token chunk over a 1000-token cache, a
+// 129-token chunk over 63 (tile and block edges off by one; a warpgroup with
+// no rows); head dims 64/128, GQA 1/4, f16/bf16, full and 300-token windows
+// (tiles off the TMA box grid), block sizes 64 and 16 (the other modes: f16,
+// head_dim 128, no window). Then a bad block id inside a long prompt: reported,
+// in every mode.
 static void gpu_prefill_tiles(void) {
     fd_ctx *g = fd_test_gpu_for(&env, OP);
     if (!g) return;
-    static const char *envs[3][2] = {{NULL, NULL}, {"FDEPLOY_ATTN_WS", "0"},
-                                     {"FDEPLOY_ATTN_TMA", "0"}};
+    static const char *envs[4][2] = {{NULL, NULL}, {"FDEPLOY_ATTN_PINGPONG", "0"},
+                                     {"FDEPLOY_ATTN_WS", "0"}, {"FDEPLOY_ATTN_TMA", "0"}};
     fd_dtype dts[2] = {FD_F16, FD_BF16};
     uint64_t seed = 850;
-    for (int m = 0; m < 3; m++) {
+    for (int m = 0; m < 4; m++) {
         if (envs[m][0]) setenv(envs[m][0], envs[m][1], 1);
-        for (int di = 0; di < (m ? 1 : 2); di++)  // the others: f16, no window
+        for (int di = 0; di < (m ? 1 : 2); di++)  // the others: f16
             for (int k = 0; k < 16; k++) {
-                if (m && (k & 4)) continue;
+                if (m && (k & 5) != 1) continue;  // the others: head_dim 128, no window
                 int hd = k & 1 ? 128 : 64, grp = k & 2 ? 4 : 1, win = k & 4 ? 300 : 0;
                 aa_t c = {.bsz = 3, .dec = {0, 1000, 63}, .len = {700, 300, 129},
                           .n_q = 2 * grp, .n_kv = 2, .hd = hd, .bs = k & 8 ? 16 : 64, .rot = hd,

@@ -170,8 +170,9 @@ static __device__ __forceinline__ uint64_t aa90_desc(const uint16_t *ptr, uint32
 // columns x min(block_size, 128) rows, 128-byte swizzled as wgmma reads them.
 struct aa90_tmaps {
     CUtensorMap k, v;
-    int box;  // rows a box copies
+    int box;       // rows a box copies
     int on;
+    int pingpong;  // the warp-specialised CTA's warpgroup scheduler (aa90_turns)
 };
 
 static __device__ __forceinline__ uint32_t aa90_saddr(const void *ptr) {
@@ -613,63 +614,103 @@ static __device__ bool aa90_arrive_tile(const aa_params &p, const aa90_lane &L,
     return true;
 }
 
+// FlashAttention-3's warpgroup scheduler: a consumer warpgroup issues its
+// round of wgmmas (S of a tile, P V of the one before) while it holds the
+// turn, then passes it, so the tensor cores alternate between the two and
+// each one's softmax runs under the other's GEMMs. Both take the same number
+// of turns: one per tile (empty when skipped) and a last one.
+struct aa90_turns {
+    int self, other, on;
+    __device__ __forceinline__ void take() const {
+        if (on) aa90_bar_sync(self, 256);
+    }
+    __device__ __forceinline__ void pass() const {
+        if (on) asm volatile("bar.arrive %0, 256;\n" ::"r"(other) : "memory");
+    }
+};
+
 // A consumer warpgroup's pass over the keys. The first tile it computes is
 // peeled off so that every P V is issued on a path without branches: ptxas
 // serialises wgmmas whose accumulators a branch merge copies while in flight.
-// A warpgroup skips only a tail of tiles (no window here), which are freed.
+// A warpgroup skips only a tail of tiles (no window here), which it frees.
 template <class C>
 static __device__ void aa90_consume(const aa_params &p, unsigned char *base, bool tma, int b,
                                     int kvh, int row0, int rows, aa90_range kr, int split,
-                                    int direct) {
+                                    int direct, int pingpong) {
     const uint16_t *sQ = (const uint16_t *)base;
     uint64_t *empty = aa90_bars<C>(base) + C::STAGES;
     const int lane = threadIdx.x & 31, tq = lane & 3;
+    const int wg = __shfl_sync(0xffffffffu, threadIdx.x >> 7, 0);  // uniform, as aa90_skip
+    const aa90_turns turn = {4 + wg, 5 - wg, pingpong};
     const aa90_lane L = aa90_lane_rows(p, kr.dec, row0, rows);
     const uint16_t *sQw = sQ + C::sidx(L.w0, 0);
     const float s2 = p.a.scale * 1.4426950408889634f;  // exp2 domain
     float rm[2] = {-INFINITY, -INFINITY}, rl[2] = {0.f, 0.f}, o[C::HD / 2];
 #pragma unroll
     for (int i = 0; i < C::HD / 2; i++) o[i] = 0.f;
-    int t = 0, kt = kr.kv_begin;
-    if (aa90_arrive_tile<C>(p, L, base, tma, 0, kt, kr.kv_stop)) {
-        uint32_t pf[C::BN / 16][4];  // P of the stage `pend`, whose P V is issued next
-        float s[C::BN / 2], alpha[2];
+    uint32_t pf[C::BN / 16][4];  // P of the stage `pend`, whose P V is issued next
+    float s[C::BN / 2], alpha[2];
+    int t = 0, kt = kr.kv_begin, pend = -1;
+    if (wg == 1) turn.pass();  // the first turn is warpgroup 0's
+    const bool first = aa90_arrive_tile<C>(p, L, base, tma, 0, kt, kr.kv_stop);
+    turn.take();
+    if (first) {
         aa90_fence();
         aa90_qk<C>(s, sQw, aa90_kv<C>(base, 0, 0));
+        turn.pass();
         aa90_wait<0>(s);
         aa90_softmax<C>(s, pf, alpha, rm, rl, L.rr, L.rp, rows, kt, kr.kv_stop, p.win, s2, tq);
-        int pend = 0;
-        for (t = 1, kt += C::BN; kt < kr.kv_stop; t++, kt += C::BN) {
-            if (!aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop)) break;
-            const int cur = t % C::STAGES;
-            aa90_fence();
-            aa90_qk<C>(s, sQw, aa90_kv<C>(base, cur, 0));
-            aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));  // behind S: the softmax overlaps it
-            aa90_wait<1>(s);
-            uint32_t pn[C::BN / 16][4];
-            aa90_softmax<C>(s, pn, alpha, rm, rl, L.rr, L.rp, rows, kt, kr.kv_stop, p.win, s2,
-                            tq);
-            aa90_wait<0>(o);
-            aa90_keep(pf);
-            if (lane == 0) aa90_mbar_arrive(&empty[pend]);
-            aa90_rescale(o, alpha);
-#pragma unroll
-            for (int i = 0; i < C::BN / 16; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++) pf[i][j] = pn[i][j];
-            pend = cur;
-        }
+        pend = 0;
+    } else {
+        turn.pass();
+    }
+    for (t = 1, kt += C::BN; kt < kr.kv_stop; t++, kt += C::BN) {
+        const bool comp = aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop);
+        turn.take();
+        if (!comp) break;  // pend >= 0: tile 0 was computed (skips are a tail)
+        const int cur = t % C::STAGES;
         aa90_fence();
-        aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));
+        aa90_qk<C>(s, sQw, aa90_kv<C>(base, cur, 0));
+        aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));  // behind S: the softmax overlaps it
+        turn.pass();
+        aa90_wait<1>(s);
+        uint32_t pn[C::BN / 16][4];
+        aa90_softmax<C>(s, pn, alpha, rm, rl, L.rr, L.rp, rows, kt, kr.kv_stop, p.win, s2, tq);
         aa90_wait<0>(o);
         aa90_keep(pf);
         if (lane == 0) aa90_mbar_arrive(&empty[pend]);
-        if (kt < kr.kv_stop) t++, kt += C::BN;  // the skipped tile that ended the loop
-    } else {
-        t++, kt += C::BN;
+        aa90_rescale(o, alpha);
+#pragma unroll
+        for (int i = 0; i < C::BN / 16; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) pf[i][j] = pn[i][j];
+        pend = cur;
     }
-    for (; kt < kr.kv_stop; t++, kt += C::BN)  // the skipped tail
-        aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop);
+    auto last_pv = [&]() {  // in a turn already taken: the pending P V, its stage freed
+        if (pend >= 0) {
+            aa90_fence();
+            aa90_pv<C>(o, pf, aa90_kv<C>(base, pend, 1));
+            turn.pass();
+            aa90_wait<0>(o);
+            aa90_keep(pf);
+            if (lane == 0) aa90_mbar_arrive(&empty[pend]);
+        } else {
+            turn.pass();
+        }
+    };
+    if (kt < kr.kv_stop) {  // the skipped tile that ended the loop: its turn is taken
+        last_pv();
+        for (t++, kt += C::BN; kt < kr.kv_stop; t++, kt += C::BN) {  // the skipped tail
+            aa90_arrive_tile<C>(p, L, base, tma, t, kt, kr.kv_stop);
+            turn.take();
+            turn.pass();
+        }
+        turn.take();  // the last turn
+        turn.pass();
+    } else {
+        turn.take();  // the last turn
+        last_pv();
+    }
     aa90_store<C>(p, o, rm, rl, L.rr, b, kvh, row0, rows, split, direct, tq);
 }
 
@@ -709,7 +750,8 @@ static __global__ void __launch_bounds__(C::NT + 128, 1)
     aa_load_q<C>(p, (uint16_t *)base, b, kvh, row0, rows);
     aa90_proxy_fence();
     aa90_bar_sync(1, C::NT);  // Q in shared memory, visible to wgmma
-    aa90_consume<C>(p, base, tma, b, kvh, row0, rows, kr, split, p.a.plan.splits_big == 1);
+    aa90_consume<C>(p, base, tma, b, kvh, row0, rows, kr, split, p.a.plan.splits_big == 1,
+                    tm.pingpong);
 #endif
 }
 
@@ -774,6 +816,7 @@ struct aa90_kernels {
                 memset(&tm, 0, sizeof tm);
                 tm.on = !aa90_env_off("FDEPLOY_ATTN_TMA") && aa90_make_maps(p.a, C::HD, &tm);
                 // warp-specialised when every tile starts on the box grid
+                tm.pingpong = !aa90_env_off("FDEPLOY_ATTN_PINGPONG");
                 if (tm.on && p.win == INT_MAX && p.a.plan.chunk_big % tm.box == 0 &&
                     !aa90_env_off("FDEPLOY_ATTN_WS"))
                     return aa_launch_smem(aa90_ws<W>, g, W::NT + 128, W::SMEM, st, p, tm);
