@@ -3,19 +3,20 @@
 // this file is built as sm_90a SASS alone and the op table runs it on SM 9.0
 // devices only). Decode tiles, int8 caches and head_dim 256 run the SM80
 // kernels (append_attention_sm80.cuh); prefill (big) tiles of a 16-bit cache
-// at head_dim 64/128 run aa90_tile below, FlashAttention-style on wgmma:
-//   CTA = 2 warpgroups x 64 query rows (BM = 128), KV tiles of BN = 128 keys,
+// at head_dim 64/128 run on wgmma, FlashAttention-3 style:
+//   BM = 128 query rows (two consumer warpgroups of 64) x BN = 128 keys;
 //   K/V in 3 stages of 128-byte-swizzled shared memory, copied by TMA a page
-//   at a time (cp.async for tiles off the box grid or with a bad block id);
+//   at a time by a producer warpgroup (full/empty mbarriers per stage);
 //   S = Q K^T: wgmma m64n128k16, Q and K read from shared memory;
-//   online softmax on the S accumulators in registers;
+//   online softmax on the S accumulators in registers, overlapping the
+//   previous tile's P V; the consumers take turns on the tensor cores;
 //   O += P V: wgmma m64nHDk16, P from registers (the accumulator layout is the
 //   register A layout), V through the descriptor's transpose (N-major B).
+// Sliding windows and tiles off the TMA box grid run the lockstep CTA
+// (aa90_tile: one barrier a tile, TMA or cp.async).
 // Roofline: 4 * BM * HD flops per key loaded (64k at HD 128); ~990 TFLOP/s of
-// dense f16 on an H100 SXM. Measured (docs/gpu-logs/attention-sm90a.log):
-// ~310 TFLOP/s causal at 4k tokens with TMA, ~270 with cp.async, ~370 with no
-// copies at all; the warpgroups run in lockstep (one CTA barrier a tile), and
-// FlashAttention-3's ping-pong and producer warpgroup are the next step.
+// dense f16 on an H100 SXM. Measured (docs/gpu-logs/attention-sm90a-ws.log):
+// ~390 TFLOP/s causal at 4k tokens (torch SDPA 518), the lockstep CTA ~340.
 #include <cuda.h>
 #include <cudaTypedefs.h>
 
