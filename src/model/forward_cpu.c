@@ -35,6 +35,7 @@ typedef struct mm_job {
     const float *x;
     const void *xq;            // x quantized (integer kernels), or NULL
     int act8;                  // xq holds fd__q8_block (else fd__q16_block)
+    int group;                 // fd__q16_block groups sharing a scale (8: every weight a K-quant)
     int n_tok, avx2;
 } mm_job;
 
@@ -62,7 +63,8 @@ static void mm_range(void *arg, int64_t r0, int64_t r1) {
             continue;
         }
         if (j->xq) {
-            fd__matmul_rows_q16(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e);
+            fd__matmul_rows_q16(w->type, w->data, w->ne0, j->xq, j->n_tok, j->y[i], w->ne1, b, e,
+                                j->group);
             continue;
         }
         float *scratch = malloc(4 * (size_t)w->ne0 * sizeof(float));  // 4 dequantized rows
@@ -79,22 +81,24 @@ static void matmul_n(fd_model *m, fd__cpu_scratch *s, int n_w, const fd_weight *
     mm_job j = {.n_w = n_w, .x = x, .n_tok = n_tok, .avx2 = m->avx2};
     // integer kernels for every weight: 8- / 16-bit activations (K-quants: 16-bit only;
     // at any token count: faster than f32 on dequantized rows, pp128 of Gemma 3 +11%)
-    int q8 = m->avx2, q16 = m->avx2;
+    int q8 = m->avx2, q16 = m->avx2, kq = 1;
     for (int i = 0; i < n_w; i++) {
         j.w[i] = w[i];
         j.y[i] = y[i];
         j.row0[i + 1] = j.row0[i] + w[i]->ne1;
         q8 = q8 && fd__quant_q8_supported(w[i]->type, w[i]->ne0);
         q16 = q16 && fd__quant_q16_supported(w[i]->type, w[i]->ne0);
+        kq = kq && (w[i]->type == FD_GGML_Q4_K || w[i]->type == FD_GGML_Q6_K);
     }
     int64_t k = w[0]->ne0, nb = k / 32;
     if (q16 && (int64_t)n_tok * nb <= s->xq_blocks) {
         j.act8 = q8 && act_int8();  // the K-quants have 16-bit kernels only
+        j.group = kq ? 8 : 1;  // K-quants: one scale per super-block, int32 sums across it
         for (int t = 0; t < n_tok; t++)
             if (j.act8)
                 fd__quantize_row_q8(x + t * k, k, (fd__q8_block *)s->xq + t * nb);
             else
-                fd__quantize_row_q16(x + t * k, k, (fd__q16_block *)s->xq + t * nb);
+                fd__quantize_row_q16(x + t * k, k, (fd__q16_block *)s->xq + t * nb, j.group);
         j.xq = s->xq;
     }
     fd__parallel_for(m->pool, j.row0[n_w], 16, mm_range, &j);

@@ -14,6 +14,7 @@
 // Compiled for any x86-64 with target attributes; used only when the CPU
 // reports AVX2, FMA and F16C at run time (fd__quant_has_avx2), VNNI only
 // where it reports AVX512-VL and AVX512-VNNI.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,19 +147,27 @@ FD_AVX2 static float dot_q8_0(const uint8_t *b, const float *x, int64_t n) {
 
 // ---- integer path: 8-bit activations
 
-// 32 values of x scaled to integers of at most qmax in magnitude (rounded to nearest)
-// as four int32 vectors; *d = the scale back, *s = d * their sum (for offset terms).
-FD_AVX2 static inline __attribute__((always_inline)) void scale_block(const float *x, float qmax, __m256i *i,
-                                                                      float *d, float *s) {
+// max |x| over 32 values.
+FD_AVX2 static inline __attribute__((always_inline)) float block_amax(const float *x) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
-    __m256 v[4];
-    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
-    __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1]));
-    a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+    __m256 a = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x)),
+                             _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8)));
+    a = _mm256_max_ps(a, _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + 16)),
+                                       _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 24))));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    float amax = _mm_cvtss_f32(m);
+    return _mm_cvtss_f32(m);
+}
+
+// 32 values of x scaled to integers of at most qmax in magnitude (rounded to nearest)
+// for a range whose max |x| is amax, as four int32 vectors; *d = the scale back,
+// *s = d * their sum (for offset terms).
+FD_AVX2 static inline __attribute__((always_inline)) void scale_block(const float *x, float amax,
+                                                                      float qmax, __m256i *i,
+                                                                      float *d, float *s) {
+    __m256 v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
     *d = amax / qmax;
     __m256 mul = _mm256_set1_ps(amax > 0 ? qmax / amax : 0.0f);
     for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], mul));
@@ -172,7 +181,7 @@ FD_AVX2 static inline __attribute__((always_inline)) void scale_block(const floa
 FD_AVX2 static void quantize_q8(const float *x, int64_t n, fd__q8_block *out) {
     for (int64_t i = 0; i < n; i += 32, out++) {
         __m256i v[4];
-        scale_block(x + i, 127.0f, v, &out->d, &out->s);
+        scale_block(x + i, block_amax(x + i), 127.0f, v, &out->d, &out->s);
         // packs interleave the 128-bit lanes; the permute restores element order
         __m256i q = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
         q = _mm256_permutevar8x32_epi32(q, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -303,10 +312,16 @@ FD_Q8_KERNELS(vnni, FD_VNNI, MULSUM_VNNI)
 // quantization error is 256x smaller than with int8 (int8 activations move
 // SmolLM2's logits by up to ~1, int16 by ~0.005).
 
-FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out) {
+// group blocks of 32 share one scale (their max |x|): 8 for the K-quant kernels.
+FD_AVX2 static void quantize_q16(const float *x, int64_t n, fd__q16_block *out, int group) {
+    float amax = 0;
     for (int64_t i = 0; i < n; i += 32, out++) {
+        if ((i / 32) % group == 0) {
+            amax = block_amax(x + i);
+            for (int g = 1; g < group; g++) amax = fmaxf(amax, block_amax(x + i + 32 * g));
+        }
         __m256i v[4];
-        scale_block(x + i, 32767.0f, v, &out->d, &out->s);
+        scale_block(x + i, amax, 32767.0f, v, &out->d, &out->s);
         __m256i p0 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[0], v[1]), 0xd8);
         __m256i p1 = _mm256_permute4x64_epi64(_mm256_packs_epi32(v[2], v[3]), 0xd8);
         _mm256_storeu_si256((__m256i *)out->q, p0);
@@ -400,6 +415,49 @@ FD_AVX2 static inline __attribute__((always_inline)) void kq_int16(int type, con
 FD_Q16_KERNELS(avx2, FD_AVX2, MADD2_AVX2, 4, FD_TILE_CASES)  // 16 ymm registers
 FD_Q16_KERNELS(vnni, FD_VNNI, MADD2_VNNI, 8, FD_TILE_CASES8)
 
+// K-quants against activations quantized with one scale per 256 values
+// (quantize_q16 group 8, aligned with the super-blocks): the sub-blocks'
+// integer products add up in int32 and one FMA per super-block applies both
+// scales, instead of a conversion and an FMA per 32 values. Bounds: Q4_K
+// |q sc| <= 945, so a lane's 32 products of at most 945 * 32767 stay below
+// 2^31; Q6_K |(q - 32) sc| <= 4064, flushed to float every 2 sub-blocks (8
+// products a lane).
+#define ACC2_AVX2(acc, a, b, c, d) _mm256_add_epi32((acc), MADD2_AVX2(a, b, c, d))
+#define ACC2_VNNI(acc, a, b, c, d) _mm256_dpwssd_epi32(_mm256_dpwssd_epi32((acc), (a), (b)), (c), (d))
+#define FD_Q16K_KERNELS(SFX, TGT, ACC2, MAXT, TCASES)                                          \
+    TGT static inline __attribute__((always_inline)) void tile16k_##SFX(                          \
+        const int type, const int nt, const uint8_t *w, const fd__q16_block *const *xs,         \
+        int64_t nb, float *out) {                                                               \
+        const int q4 = type == FD_GGML_Q4_K, run = q4 ? 8 : 2; /* sub-blocks per int32 run */   \
+        __m256 acc[MAXT];                                                                       \
+        __m256i isum[MAXT];                                                                     \
+        float mins[MAXT] = {0};                                                                 \
+        for (int j = 0; j < nt; j++) acc[j] = _mm256_setzero_ps(), isum[j] = _mm256_setzero_si256(); \
+        for (int64_t i = 0; i < nb; i += 8, w += kq_super_bytes(type)) {                        \
+            for (int sub = 0; sub < 8; sub++) {                                                 \
+                float dx = 0, mx = 0;                                                           \
+                __m256i wl, wh;                                                                 \
+                kq_int16(type, w, sub, &dx, &mx, &wl, &wh);                                     \
+                for (int j = 0; j < nt; j++) {                                                  \
+                    const fd__q16_block *b = &xs[j][i + sub];                                   \
+                    if (sub % run == 0) isum[j] = _mm256_setzero_si256();                       \
+                    isum[j] = ACC2(isum[j], wl, _mm256_loadu_si256((const __m256i *)b->q), wh,   \
+                                   _mm256_loadu_si256((const __m256i *)(b->q + 16)));           \
+                    if (q4) mins[j] += mx * b->s;                                               \
+                    if (sub % run == run - 1)                                                   \
+                        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]),                   \
+                                                 _mm256_set1_ps(dx * b->d), acc[j]);            \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        for (int j = 0; j < nt; j++) out[j] = hsum(acc[j]) + mins[j];                           \
+    }                                                                                           \
+    FD_ROWS_KERNEL(rows16k_##SFX, TGT, tile16k_##SFX, fd__q16_block, MAXT,                      \
+                   TCASES(tile16k_##SFX, FD_GGML_Q4_K) TCASES(tile16k_##SFX, FD_GGML_Q6_K))
+
+FD_Q16K_KERNELS(avx2, FD_AVX2, ACC2_AVX2, 4, FD_TILE_CASES)
+FD_Q16K_KERNELS(vnni, FD_VNNI, ACC2_VNNI, 8, FD_TILE_CASES8)
+
 static int has_vnni(void) {
     static int cached = -1;  // benign race: every thread computes the same value
     if (cached < 0) {
@@ -431,12 +489,20 @@ void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_b
         rows_avx2(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
 }
 
-void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out) { quantize_q16(x, n, out); }
+void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out, int group) {
+    FD_ASSERT((group == 1 || group == 8) && n % (32 * group) == 0);
+    quantize_q16(x, n, out, group);
+}
 
 void fd__matmul_rows_q16(fd_ggml_type t, const void *w, int64_t k, const fd__q16_block *xq, int n_tok,
-                         float *y, int64_t ldy, int64_t r0, int64_t r1) {
+                         float *y, int64_t ldy, int64_t r0, int64_t r1, int group) {
     size_t rb = fd__row_bytes(t, k);
-    if (has_vnni())
+    if (group == 8 && (t == FD_GGML_Q4_K || t == FD_GGML_Q6_K)) {
+        if (has_vnni())
+            rows16k_vnni(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
+        else
+            rows16k_avx2(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
+    } else if (has_vnni())
         rows16_vnni(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
     else
         rows16_avx2(t, w, rb, k / 32, xq, n_tok, y, ldy, r0, r1);
@@ -480,13 +546,14 @@ void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_b
     (void)t; (void)w; (void)k; (void)xq; (void)n_tok; (void)y; (void)ldy; (void)r0; (void)r1;
     FD_ASSERT(!"no integer kernels on this CPU");
 }
-void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out) {
-    (void)x; (void)n; (void)out;
+void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out, int group) {
+    (void)x; (void)n; (void)out; (void)group;
     FD_ASSERT(!"no integer kernels on this CPU");
 }
 void fd__matmul_rows_q16(fd_ggml_type t, const void *w, int64_t k, const fd__q16_block *xq, int n_tok,
-                         float *y, int64_t ldy, int64_t r0, int64_t r1) {
+                         float *y, int64_t ldy, int64_t r0, int64_t r1, int group) {
     (void)t; (void)w; (void)k; (void)xq; (void)n_tok; (void)y; (void)ldy; (void)r0; (void)r1;
+    (void)group;
     FD_ASSERT(!"no integer kernels on this CPU");
 }
 int fd__dot_quant_avx2(fd_ggml_type t, const void *row, const float *x, int64_t n, float *out) {

@@ -61,9 +61,12 @@ typedef struct fd__q16_block {
     float d, s;
     int16_t q[32];
 } fd__q16_block;
-void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out);
+// group: blocks sharing one scale, 1 or 8 (256 values, n % 256 == 0). The
+// K-quant rows take the faster kernel when the activations were grouped by 8
+// (the matmul's group must be the quantization's); other types take either.
+void fd__quantize_row_q16(const float *x, int64_t n, fd__q16_block *out, int group);
 void fd__matmul_rows_q16(fd_ggml_type t, const void *w, int64_t k, const fd__q16_block *xq, int n_tok,
-                         float *y, int64_t ldy, int64_t r0, int64_t r1);
+                         float *y, int64_t ldy, int64_t r0, int64_t r1, int group);
 
 // y[tok][r] = W[r] . x[tok] for r in [r0, r1), tokens 0..n_tok-1.
 // W is a ggml tensor with rows of k elements; x is [n_tok][k] f32; y is

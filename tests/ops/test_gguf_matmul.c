@@ -142,15 +142,18 @@ static void known_q5_0_on(fd_ctx *ctx) {
 static void cpu_known_q5_0(void) { known_q5_0_on(env.cpu); }
 
 // y[nt][n] = W x through one CPU row kernel (quant_cpu.h): path 0 scalar dequant +
-// dot, 1 fused AVX2 f32, 2 int16 activations, 3 int8 activations. `scratch` holds
-// k floats, `xq` nt * k / 32 fd__q16_blocks.
+// dot, 1 fused AVX2 f32, 2 int16 activations, 3 int8 activations, 4 int16
+// activations with a scale per 256 values (the K-quants' int32 super-block
+// kernels). `scratch` holds k floats, `xq` nt * k / 32 fd__q16_blocks.
 static void cpu_rows(int path, fd_ggml_type t, const uint8_t *w, int64_t n, int64_t k,
                      const float *x, int nt, float *y, float *scratch, void *xq) {
     if (path < 2) {
         fd__matmul_rows(t, w, k, x, nt, y, n, 0, n, scratch, path);
-    } else if (path == 2) {
-        for (int i = 0; i < nt; i++) fd__quantize_row_q16(x + i * k, k, (fd__q16_block *)xq + i * k / 32);
-        fd__matmul_rows_q16(t, w, k, xq, nt, y, n, 0, n);
+    } else if (path == 2 || path == 4) {
+        int g = path == 4 ? 8 : 1;
+        for (int i = 0; i < nt; i++)
+            fd__quantize_row_q16(x + i * k, k, (fd__q16_block *)xq + i * k / 32, g);
+        fd__matmul_rows_q16(t, w, k, xq, nt, y, n, 0, n, g);
     } else {
         for (int i = 0; i < nt; i++) fd__quantize_row_q8(x + i * k, k, (fd__q8_block *)xq + i * k / 32);
         fd__matmul_rows_q8(t, w, k, xq, nt, y, n, 0, n);
@@ -177,12 +180,13 @@ static void same_as_one_by_one(fd_ggml_type t, const uint8_t *w, int64_t n, int6
 // takes (the K-quants: 16-bit activations only), with 1..5 tokens (tiles of 4 plus
 // a remainder) and Gemma-3-like K.
 // Tolerances relative to the largest |y|: f32 1e-5, int16 activations 1e-3
-// (|x| quantized to 1/32767), int8 3e-2 (1/127).
+// (|x| quantized to 1/32767 of its block's max, or of 256 values' max), int8
+// 3e-2 (1/127).
 static void cpu_row_kernels(void) {
     static const fd_ggml_type types[] = {FD_GGML_Q4_0, FD_GGML_Q4_1, FD_GGML_Q5_0, FD_GGML_Q8_0,
                                          FD_GGML_Q4_K, FD_GGML_Q6_K};
     static const int64_t ks[] = {1024, 2048};
-    static const double tols[] = {1e-5, 1e-5, 1e-3, 3e-2};
+    static const double tols[] = {1e-5, 1e-5, 1e-3, 3e-2, 1e-3};
     enum { N = 37, T = 5, MAXK = 2048 };
     float *x = malloc(T * MAXK * sizeof(float)), *scratch = malloc(4 * MAXK * sizeof(float));
     float *want = malloc(T * N * sizeof(float)), *y = malloc(T * N * sizeof(float));
@@ -196,7 +200,7 @@ static void cpu_row_kernels(void) {
                 int64_t k = ks[ki];
                 make_inputs(FD_F32, t, nt, N, k, 300 + (uint64_t)(ti * 7 + ki * 3 + nt), x, w);
                 naive(t, nt, N, k, x, w, want);
-                for (int path = 0; path < 4; path++) {
+                for (int path = 0; path < 5; path++) {
                     if (path > 0 && !fd__quant_q16_supported(t, k)) continue;  // no AVX2: scalar only
                     if (path == 3 && !fd__quant_q8_supported(t, k)) continue;  // K-quants: int16 only
                     snprintf(what, sizeof what, "%s K=%lld tokens=%d path %d", fd_ggml_type_name(t),
