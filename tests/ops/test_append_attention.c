@@ -17,7 +17,7 @@ static const char *OP = "append_attention";
 
 typedef struct aa_t {
     int bsz;
-    int32_t dec[64], len[64], cu[65];
+    int32_t dec[320], len[320], cu[321];
     int n_q, n_kv, hd, bs, rot, neox, int8, quick_fill;  // quick_fill: constant caches (bench)
     int window;             // fd_attention_opts.sliding_window
     fd_dtype dt;
@@ -678,6 +678,26 @@ static void gpu_prefill_tiles(void) {
     }
 }
 
+// 300 sequences, more than the plan's CTA takes at once (its scan runs in
+// chunks of 128): decodes, idle slots and every 7th a 20-40-token prompt chunk
+// (big tiles, whose start offsets the scan carries across chunks); f16 and bf16.
+static void gpu_many_sequences(void) {
+    fd_ctx *g = fd_test_gpu_for(&env, OP);
+    if (!g) return;
+    fd_dtype dts[2] = {FD_F16, FD_BF16};
+    for (int di = 0; di < 2; di++) {
+        aa_t c = {.bsz = 300, .n_q = 4, .n_kv = 2, .hd = 64, .bs = 16, .rot = 64, .neox = 1,
+                  .dt = dts[di]};
+        uint64_t r = 77;
+        for (int b = 0; b < c.bsz; b++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            c.dec[b] = (int32_t)((r >> 33) % 200);
+            c.len[b] = b % 7 == 3 ? 20 + (int32_t)((r >> 20) % 21) : b % 11 == 5 ? 0 : 1;
+        }
+        if (!gpu_vs_ref(g, &c, 900 + (uint64_t)di, NULL)) break;  // no bf16 here
+    }
+}
+
 // int8 caches with a window: decode and prefill, head dims 64/128/256.
 static void gpu_window_int8(void) {
     fd_ctx *g = fd_test_gpu_for(&env, OP);
@@ -802,7 +822,7 @@ FD_TEST_MAIN(FD_CASE(setup), FD_CASE(cpu_mixed_batch), FD_CASE(cpu_interleaved_m
              FD_CASE(cpu_window_covers_all), FD_CASE(cpu_empty), FD_CASE(cpu_bad_data),
              FD_CASE(bad_shapes), FD_CASE(table_and_info_agree),
              FD_CASE(gpu_random_vs_reference), FD_CASE(gpu_int8_cache),
-             FD_CASE(gpu_long_context), FD_CASE(gpu_prefill_tiles), FD_CASE(gpu_workspace_and_hints),
+             FD_CASE(gpu_long_context), FD_CASE(gpu_many_sequences), FD_CASE(gpu_prefill_tiles), FD_CASE(gpu_workspace_and_hints),
              FD_CASE(gpu_window_vs_reference), FD_CASE(gpu_window_long_context),
              FD_CASE(gpu_window_int8), FD_CASE(gpu_window_covers_all), FD_CASE(gpu_empty),
              FD_CASE(gpu_bad_data), FD_CASE(bench), FD_CASE(teardown))

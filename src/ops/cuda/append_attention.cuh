@@ -106,14 +106,21 @@ static __device__ int aa_seq_valid(const aa_params &p, int b) {
     return 1;
 }
 
-// One CTA: flags and big-tile prefix sums (block scan in chunks of 1024).
-static __global__ void __launch_bounds__(1024) aa_plan_kernel(aa_params p, int bm_big) {
-    __shared__ int warp_sum[32];
+// Threads of the plan-and-write CTAs: a token's K/V writes are short, and
+// small CTAs keep many tokens in flight (1024-thread ones made a 4096-token
+// prefill's writes take 2.5x longer).
+#define AA_PREP_NT 128
+
+// The plan, by one CTA of AA_PREP_NT threads: flags and big-tile prefix sums
+// (block scan in chunks of AA_PREP_NT).
+static __device__ void aa_plan(const aa_params &p, int bm_big) {
+    constexpr int NW = AA_PREP_NT / 32;
+    __shared__ int warp_sum[NW];
     __shared__ int carry;
     const int n = (int)p.a.bsz, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (threadIdx.x == 0) carry = 0;
     __syncthreads();
-    for (int base = 0; base < n; base += 1024) {
+    for (int base = 0; base < n; base += AA_PREP_NT) {
         int b = base + threadIdx.x, tiles = 0;
         if (b < n) {
             int ok = aa_seq_valid(p, b), rows = p.a.seq_lens_this_time[b] * p.group;
@@ -129,19 +136,19 @@ static __global__ void __launch_bounds__(1024) aa_plan_kernel(aa_params p, int b
         if (lane == 31) warp_sum[warp] = x;
         __syncthreads();
         if (warp == 0) {
-            int w = warp_sum[lane];
+            int w = lane < NW ? warp_sum[lane] : 0;
 #pragma unroll
-            for (int o = 1; o < 32; o *= 2) {
+            for (int o = 1; o < NW; o *= 2) {
                 int y = __shfl_up_sync(0xffffffffu, w, o);
                 if (lane >= o) w += y;
             }
-            warp_sum[lane] = w;
+            if (lane < NW) warp_sum[lane] = w;
         }
         __syncthreads();
         int excl = carry + (warp ? warp_sum[warp - 1] : 0) + x - tiles;
         if (b < n) p.big_start[b] = excl;
         __syncthreads();
-        if (threadIdx.x == 1023) carry = excl + tiles;
+        if (threadIdx.x == AA_PREP_NT - 1) carry = excl + tiles;
         __syncthreads();
     }
     if (threadIdx.x == 0) p.big_start[n] = carry;
@@ -157,13 +164,14 @@ static cudaError_t aa_launch_smem(void (*k)(P...), dim3 g, int nt, int smem, cud
     return e;
 }
 
-// One CTA per token: K (rotated) and V into the cache, quantised for an int8 cache.
+// Token t's K (rotated) and V into the cache, quantised for an int8 cache, by
+// one CTA. It checks its sequence itself (the plan's flags are being written
+// in the same launch; an error is reported once: the first is kept).
 template <typename T>
-static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {
+static __device__ void aa_write(const aa_params &p, int64_t t) {
     const fd__attn_args &a = p.a;
-    const int64_t t = blockIdx.x;
     const int b = aa_seq_of(a.cu_seqlens_q, (int)a.bsz, t);
-    if (!p.seq_ok[b] || t < a.cu_seqlens_q[b] || t >= a.cu_seqlens_q[b + 1]) return;
+    if (!aa_seq_valid(p, b) || t < a.cu_seqlens_q[b] || t >= a.cu_seqlens_q[b + 1]) return;
     const int pos = a.seq_lens_decoder[b] + (int)(t - a.cu_seqlens_q[b]);
     const int blk = a.block_tables[(int64_t)b * a.max_blocks_per_seq + (pos >> p.bs_shift)];
     if (blk < 0 || blk >= a.num_blocks) {
@@ -190,6 +198,16 @@ static __global__ void __launch_bounds__(128) aa_write_kernel(aa_params p) {
             ((T *)a.value_cache)[off] = fd_from_f32<T>(v);
         }
     }
+}
+
+// CTA 0 plans, CTA 1 + t writes token t's K/V: one launch where there were
+// two (a decode step runs one per layer; it is bound by launches).
+template <typename T>
+static __global__ void __launch_bounds__(AA_PREP_NT) aa_prep_kernel(aa_params p, int bm_big) {
+    if (blockIdx.x == 0)
+        aa_plan(p, bm_big);
+    else
+        aa_write<T>(p, (int64_t)blockIdx.x - 1);
 }
 
 // Log-sum-exp merge of the KV splits of one output row (token t, q head qh):

@@ -554,8 +554,7 @@ static fd_status aa_launch(const fd__launch *l, const fd__attn_args *a, const ch
                          "%s: key_cache, value_cache, out and workspace must be 16-byte aligned",
                          name);
     cudaStream_t st = (cudaStream_t)l->stream;
-    aa_plan_kernel<<<1, 1024, 0, st>>>(p, a->plan.bm_big);
-    aa_write_kernel<T><<<(unsigned)a->token_num, 128, 0, st>>>(p);
+    aa_prep_kernel<T><<<(unsigned)a->token_num + 1, AA_PREP_NT, 0, st>>>(p, a->plan.bm_big);
     cudaError_t e = a->cache_int8 ? aa_tiles_hd<KS, T, true>(p, st) : aa_tiles_hd<KS, T, false>(p, st);
     if (e != cudaSuccess)
         return fd__error(FD_ERR_CUDA, "%s: cannot set up the attention kernel: %s", name,
