@@ -9,6 +9,10 @@
 
 #include "core/internal.h"
 #include "model/forward_cpu.h"
+
+#define KT_KEYS 16  // keys a K tile scores at once (one AVX-512 vector); divides block
+                    // sizes and head_dim
+#define KT_HEADS 4  // query heads a K tile is read for at once
 #include "model/model_internal.h"
 
 struct fd__cpu_scratch {
@@ -154,6 +158,12 @@ size_t fd__cpu_kv_block_bytes(const fd_model *m, int block_size) {
 fd_status fd__cpu_kv_alloc(const fd_model *m, int n_blocks, int block_size, fd__cpu_kv *kv) {
     const fd_model_info *h = &m->info;
     memset(kv, 0, sizeof *kv);
+    if (block_size <= 0 || block_size % KT_KEYS)
+        return fd__error(FD_ERR_INVALID_ARG, "KV cache: block size %d must be a positive multiple of %d",
+                         block_size, KT_KEYS);
+    if (h->head_dim % KT_KEYS)
+        return fd__error(FD_ERR_INVALID_ARG, "CPU attention: head_dim %d is not a multiple of %d; "
+                         "run this model on a GPU", h->head_dim, KT_KEYS);
     kv->n_blocks = n_blocks;
     kv->block_size = block_size;
     kv->kv_dim = h->n_head_kv * h->head_dim;
@@ -175,7 +185,15 @@ void fd__cpu_kv_release(fd__cpu_kv *kv) {
     memset(kv, 0, sizeof *kv);
 }
 
-// Row of token position p of a sequence in layer l's K (or V) pool.
+// Start of the block holding position p in layer l's K pool. K blocks are
+// stored transposed, [kv_dim][block_size]: a dimension of KT_KEYS consecutive
+// keys is one vector, so scores take one FMA per dimension for KT_KEYS keys.
+static float *k_block(const fd__cpu_kv *kv, const int32_t *blocks, int l, int p) {
+    size_t blk = (size_t)blocks[p / kv->block_size];
+    return kv->k + ((size_t)l * kv->n_blocks + blk) * kv->block_size * kv->kv_dim;
+}
+
+// Row of token position p of a sequence in layer l's V pool.
 static size_t kv_row(const fd__cpu_kv *kv, const int32_t *blocks, int l, int p) {
     size_t blk = (size_t)blocks[p / kv->block_size];
     return (((size_t)l * kv->n_blocks + blk) * kv->block_size + (size_t)(p % kv->block_size)) * kv->kv_dim;
@@ -190,40 +208,6 @@ typedef struct att_job {
     const fd__cpu_batch *b;
     int layer, window;   // window: sliding-window length, 0 = whole context
 } att_job;
-
-static void att_one(const att_job *j, int t, int head, float *sc) {
-    const fd_model_info *h = &j->m->info;
-    fd__cpu_scratch *s = j->s;
-    int hd = h->head_dim, kvh = head / (h->n_head / h->n_head_kv), seq = s->tok_seq[t];
-    int n_ctx = s->tok_pos[t] + 1;  // causal: up to and including itself
-    int p0 = j->window && n_ctx > j->window ? n_ctx - j->window : 0;
-    const int32_t *blocks = j->b->blocks[seq];
-    const float *q = s->q + (size_t)t * s->q_dim + head * hd;
-    float scale = h->attn_scale, mx = -INFINITY, sum = 0;
-    for (int p = p0; p < n_ctx; p++) {
-        sc[p] = fd__dot_f32(q, j->kv->k + kv_row(j->kv, blocks, j->layer, p) + kvh * hd, hd) * scale;
-        if (sc[p] > mx) mx = sc[p];
-    }
-    for (int p = p0; p < n_ctx; p++) sum += sc[p] = expf(sc[p] - mx);
-    float *o = s->att_out + (size_t)t * s->q_dim + head * hd;
-    memset(o, 0, (size_t)hd * sizeof(float));
-    for (int p = p0; p < n_ctx; p++) {
-        const float *vr = j->kv->v + kv_row(j->kv, blocks, j->layer, p) + kvh * hd;
-        float w = sc[p] / sum;
-        for (int i = 0; i < hd; i++) o[i] += w * vr[i];
-    }
-}
-
-static void att_range(void *arg, int64_t b, int64_t e) {
-    const att_job *j = arg;
-    int n_head = j->m->info.n_head, max_ctx = 0;
-    for (int64_t it = b; it < e; it++)
-        if (j->s->tok_pos[it / n_head] + 1 > max_ctx) max_ctx = j->s->tok_pos[it / n_head] + 1;
-    float *sc = malloc((size_t)(max_ctx ? max_ctx : 1) * sizeof(float));
-    if (!sc) FD_ASSERT(!"out of memory for attention scores");
-    for (int64_t it = b; it < e; it++) att_one(j, (int)(it / n_head), (int)(it % n_head), sc);
-    free(sc);
-}
 
 // ---- one layer over the batch's n tokens
 
@@ -242,9 +226,12 @@ static void qk_prepare(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const fd
         const float *cs = rope + (size_t)t * hd;
         rope_heads(q, h->n_head, hd, cs, h->rope_neox);
         rope_heads(k, h->n_head_kv, hd, cs, h->rope_neox);
-        size_t at = kv_row(kv, b->blocks[s->tok_seq[t]], l, s->tok_pos[t]);
-        memcpy(kv->k + at, k, (size_t)s->kv_dim * sizeof(float));
-        memcpy(kv->v + at, s->v + (size_t)t * s->kv_dim, (size_t)s->kv_dim * sizeof(float));
+        const int32_t *blocks = b->blocks[s->tok_seq[t]];
+        int p = s->tok_pos[t], bs = kv->block_size;
+        float *kb = k_block(kv, blocks, l, p) + p % bs;
+        for (int i = 0; i < s->kv_dim; i++) kb[(size_t)i * bs] = k[i];
+        memcpy(kv->v + kv_row(kv, blocks, l, p), s->v + (size_t)t * s->kv_dim,
+               (size_t)s->kv_dim * sizeof(float));
     }
 }
 
@@ -308,6 +295,116 @@ FD_ACT_SIMD static void act_range(void *arg, int64_t i0, int64_t i1) {
     }
 }
 
+// KT_KEYS floats as one GCC vector: the clones below lower it to one AVX-512
+// register, two AVX2 ones or four SSE ones.
+typedef float kt_vec __attribute__((vector_size(KT_KEYS * sizeof(float))));
+
+// acc[g][k] = q_g . key k for the KT_KEYS keys of a transposed K block (row i
+// of kt: dimension i of those keys, rows bs apart) and NG query heads q (hd
+// apart). Each sum runs over the dimensions in order whatever the tile, so a
+// score does not depend on which keys or tokens share it.
+static inline __attribute__((always_inline)) void kt_scores(const int NG, const float *q,
+                                                            const float *kt, int bs, int hd,
+                                                            kt_vec acc[KT_HEADS]) {
+    kt_vec odd[KT_HEADS];  // odd dimensions: two chains, shorter and more accurate
+    for (int g = 0; g < NG; g++) acc[g] = odd[g] = (kt_vec){0};
+    for (int i = 0; i < hd; i += 2) {
+        kt_vec r0, r1;
+        memcpy(&r0, kt + (size_t)i * bs, sizeof r0);
+        memcpy(&r1, kt + (size_t)(i + 1) * bs, sizeof r1);
+        for (int g = 0; g < NG; g++) {
+            acc[g] += q[g * hd + i] * r0;
+            odd[g] += q[g * hd + i + 1] * r1;
+        }
+    }
+    for (int g = 0; g < NG; g++) acc[g] += odd[g];
+}
+
+// o_g[c .. c+KT_KEYS) = sum over the n keys, in order, of w_g[p] * V[p][c ..]
+// for NG heads (weights n apart, outputs hd apart): V read once for all heads,
+// the sums held in registers across the keys.
+static inline __attribute__((always_inline)) void pv_chunk(const int NG, const float *w, int n,
+                                                           const float *const *vrow, int c,
+                                                           float *o, int hd) {
+    kt_vec acc[KT_HEADS];
+    for (int g = 0; g < NG; g++) acc[g] = (kt_vec){0};
+    for (int p = 0; p < n; p++) {
+        kt_vec v;
+        memcpy(&v, vrow[p] + c, sizeof v);
+        for (int g = 0; g < NG; g++) acc[g] += w[g * n + p] * v;
+    }
+    for (int g = 0; g < NG; g++) memcpy(o + g * hd + c, &acc[g], sizeof acc[g]);
+}
+
+// One token's attention for the G query heads of kv head kvh, which share its
+// K and V (each loaded once for all of them): scores KT_KEYS keys at a time
+// from the transposed K blocks, the softmax with exp_neg, P V KT_KEYS
+// dimensions at a time (clones by ISA). sc holds G x (context) floats, vrow
+// the context's V rows. Per token, so batch-invariant.
+FD_ACT_SIMD static void att_group(const att_job *j, int t, int kvh, float *sc, const float **vrow) {
+    const fd_model_info *h = &j->m->info;
+    fd__cpu_scratch *s = j->s;
+    const int hd = h->head_dim, G = h->n_head / h->n_head_kv, n_ctx = s->tok_pos[t] + 1;
+    const int p0 = j->window && n_ctx > j->window ? n_ctx - j->window : 0, n = n_ctx - p0;
+    const int bs = j->kv->block_size;
+    const int32_t *blocks = j->b->blocks[s->tok_seq[t]];
+    const float *q = s->q + (size_t)t * s->q_dim + (size_t)kvh * G * hd;
+    float *o = s->att_out + (size_t)t * s->q_dim + (size_t)kvh * G * hd;
+    for (int g0 = 0; g0 < G; g0 += KT_HEADS) {
+        const int ng = G - g0 < KT_HEADS ? G - g0 : KT_HEADS;
+        for (int c0 = p0 - p0 % KT_KEYS; c0 < n_ctx; c0 += KT_KEYS) {
+            const float *kt = k_block(j->kv, blocks, j->layer, c0) + (size_t)kvh * hd * bs + c0 % bs;
+            kt_vec acc[KT_HEADS];
+            switch (ng) {  // constant head counts: the sums stay in registers
+            case 1: kt_scores(1, q + g0 * hd, kt, bs, hd, acc); break;
+            case 2: kt_scores(2, q + g0 * hd, kt, bs, hd, acc); break;
+            case 3: kt_scores(3, q + g0 * hd, kt, bs, hd, acc); break;
+            default: kt_scores(4, q + g0 * hd, kt, bs, hd, acc); break;
+            }
+            for (int g = 0; g < ng; g++)
+                for (int k = 0; k < KT_KEYS; k++)
+                    if (c0 + k >= p0 && c0 + k < n_ctx)
+                        sc[(g0 + g) * n + c0 + k - p0] = acc[g][k] * h->attn_scale;
+        }
+    }
+    for (int g = 0; g < G; g++) {
+        float *r = sc + g * n, mx = -INFINITY, sum = 0;
+        for (int p = 0; p < n; p++) mx = r[p] > mx ? r[p] : mx;
+        for (int p = 0; p < n; p++) r[p] = exp_neg(r[p] - mx);
+        for (int p = 0; p < n; p++) sum += r[p];
+        const float inv = 1.0f / sum;
+        for (int p = 0; p < n; p++) r[p] *= inv;
+    }
+    for (int p = 0; p < n; p++)
+        vrow[p] = j->kv->v + kv_row(j->kv, blocks, j->layer, p0 + p) + (size_t)kvh * hd;
+    for (int g0 = 0; g0 < G; g0 += KT_HEADS)
+        for (int c = 0; c < hd; c += KT_KEYS) {
+            const float *w = sc + g0 * n;
+            float *og = o + g0 * hd;
+            switch (G - g0 < KT_HEADS ? G - g0 : KT_HEADS) {
+            case 1: pv_chunk(1, w, n, vrow, c, og, hd); break;
+            case 2: pv_chunk(2, w, n, vrow, c, og, hd); break;
+            case 3: pv_chunk(3, w, n, vrow, c, og, hd); break;
+            default: pv_chunk(4, w, n, vrow, c, og, hd); break;
+            }
+        }
+}
+
+// Items [b, e) of (token, kv head), token-major.
+static void att_range(void *arg, int64_t b, int64_t e) {
+    const att_job *j = arg;
+    const fd_model_info *h = &j->m->info;
+    int n_kv = h->n_head_kv, max_ctx = 0;
+    for (int64_t it = b; it < e; it++)
+        if (j->s->tok_pos[it / n_kv] + 1 > max_ctx) max_ctx = j->s->tok_pos[it / n_kv] + 1;
+    float *sc = malloc((size_t)(max_ctx ? max_ctx : 1) * (h->n_head / n_kv) * sizeof(float));
+    const float **vrow = malloc((size_t)(max_ctx ? max_ctx : 1) * sizeof *vrow);
+    if (!sc || !vrow) FD_ASSERT(!"out of memory for attention scores");
+    for (int64_t it = b; it < e; it++) att_group(j, (int)(it / n_kv), (int)(it % n_kv), sc, vrow);
+    free(sc);
+    free(vrow);
+}
+
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -331,7 +428,7 @@ static void layer_forward(fd_model *m, fd__cpu_kv *kv, fd__cpu_scratch *s, const
     matmul_n(m, s, 3, qkv, qkv_b, s->xb, n, qkv_y);
     qk_prepare(m, kv, s, b, l, n);
     att_job aj = {m, kv, s, b, l, fd_model_layer_is_swa(h, l) ? h->sliding_window : 0};
-    fd__parallel_for(m->pool, (int64_t)n * h->n_head, 1, att_range, &aj);
+    fd__parallel_for(m->pool, (int64_t)n * h->n_head_kv, 1, att_range, &aj);
     matmul(m, s, &L->wo, s->att_out, n, s->xb);
     add_residual(h, s->x, s->xb, L->post_attn_norm.data, n);
     for (int t = 0; t < n; t++) rmsnorm(s->xb + (size_t)t * d, s->x + (size_t)t * d, L->ffn_norm.data, d, h->norm_eps);

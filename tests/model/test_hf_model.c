@@ -11,8 +11,10 @@
 
 #include "fd_test.h"
 #include "fdeploy/model.h"
+#include "model/forward_cpu.h"
 #include "model/forward_gpu.h"
 #include "model/hf_model.h"
+#include "model/model_internal.h"
 #include "model/safetensors.h"
 
 #define FIX FD_SOURCE_DIR "/tests/fixtures/"
@@ -126,6 +128,24 @@ static void model_load_directory(void) {
     CHECK(fd_model_gguf(m) == NULL);
     CHECK_CONTAINS(fd_model_chat_template(m), "<|im_start|>assistant");
     CHECK_EQ_I64(fd_tokenizer_eos(fd_model_tokenizer(m)), 298);
+    fd_model_free(m);
+}
+
+// The CPU KV cache: K blocks are stored transposed, scored 16 keys at a time,
+// so the block size and head_dim must be multiples of 16; else a clear error.
+static void cpu_kv_shapes(void) {
+    fd_model *m = NULL;
+    CHECK_OK(fd_model_load(FIX "tiny-qwen3/config.json", NULL, &m));
+    if (!m) return;
+    fd__cpu_kv kv;
+    CHECK_OK(fd__cpu_kv_alloc(m, 3, 16, &kv));
+    fd__cpu_kv_release(&kv);
+    CHECK_STATUS(fd__cpu_kv_alloc(m, 3, 24, &kv), FD_ERR_INVALID_ARG);
+    CHECK_CONTAINS(fd_last_error(), "block size 24");
+    m->info.head_dim = 72;  // as a model with 72-dimension heads would load
+    CHECK_STATUS(fd__cpu_kv_alloc(m, 3, 64, &kv), FD_ERR_INVALID_ARG);
+    CHECK_CONTAINS(fd_last_error(), "head_dim 72");
+    m->info.head_dim = 64;
     fd_model_free(m);
 }
 
@@ -454,6 +474,7 @@ static void broken_directories(void) {
 }
 
 FD_TEST_MAIN(FD_CASE(open_tiny_models), FD_CASE(tokenizer_matches_hf), FD_CASE(model_load_directory),
+             FD_CASE(cpu_kv_shapes),
              FD_CASE(decode_bytes),
              FD_CASE(logits_match_transformers), FD_CASE(gpu_logits_match_transformers), FD_CASE(sharded_model),
              FD_CASE(broken_directories))
