@@ -231,9 +231,11 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
 #define MULSUM_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define MULSUM_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
 
-// The [r0, r1) x [0, n_tok) loop around a tile kernel, blocked so that 16
-// weight rows stay in L1 while 32 tokens' activations stream from L2; the
-// switch turns (type, tokens in the tile) into compile-time constants.
+// The [r0, r1) x [0, n_tok) loop around a tile kernel, in blocks of 16 weight
+// rows x 32 tokens: a tile's tokens (up to MAXT) run against the block's 16
+// rows in turn, so their activations are read from L1 (tokens outside rows
+// measured 3-5% faster than rows outside tokens); the switch turns (type,
+// tokens in the tile) into compile-time constants.
 #define FD_TILE_CASES(TILE, T)                                                                   \
     case T * 16 + 1: TILE(T, 1, wr, xs, nb, o); break;                                           \
     case T * 16 + 2: TILE(T, 2, wr, xs, nb, o); break;                                           \
@@ -252,8 +254,8 @@ FD_AVX2 static inline __attribute__((always_inline)) void q_int16(int type, cons
             int64_t re = rc + 16 < r1 ? rc + 16 : r1;                                           \
             for (int tc = 0; tc < n_tok; tc += 32) {                                            \
                 int te = tc + 32 < n_tok ? tc + 32 : n_tok;                                     \
-                for (int64_t r = rc; r < re; r++)                                               \
-                    for (int tk = tc; tk < te; tk += MAXT) {                                    \
+                for (int tk = tc; tk < te; tk += MAXT)                                          \
+                    for (int64_t r = rc; r < re; r++) {                                         \
                         int nt = te - tk < MAXT ? te - tk : MAXT;                               \
                         const BLOCK *xs[MAXT];                                                  \
                         float o[MAXT];                                                          \
