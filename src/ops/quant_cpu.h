@@ -6,6 +6,7 @@
 #define FD_OPS_QUANT_CPU_H
 
 #include <stdint.h>
+#include <string.h>
 #include "fdeploy/gguf.h"
 
 // Bytes of one row of n elements of type t.
@@ -43,15 +44,21 @@ void fd__matmul_rows_q8(fd_ggml_type t, const void *w, int64_t k, const fd__q8_b
 // plus Q4_K and Q6_K (k a multiple of 256).
 int fd__quant_q16_supported(fd_ggml_type t, int64_t k);
 
-// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes s.
+// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes s,
+// read as three 32-bit words: byte loads here made GCC spill bytes and reload
+// them as words in the AVX kernels (a store-forwarding stall a sub-block).
 static inline void fd__k4_scale_min(int j, const uint8_t *s, int *sc, int *m) {
+    uint32_t w[3];
+    memcpy(w, s, sizeof w);
+#define FD_K4_BYTE(b) ((int)((w[(b) >> 2] >> (8 * ((b) & 3))) & 0xff))
     if (j < 4) {
-        *sc = s[j] & 63;
-        *m = s[j + 4] & 63;
+        *sc = FD_K4_BYTE(j) & 63;
+        *m = FD_K4_BYTE(j + 4) & 63;
     } else {
-        *sc = (s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4);
-        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        *sc = (FD_K4_BYTE(j + 4) & 0xf) | ((FD_K4_BYTE(j - 4) >> 6) << 4);
+        *m = (FD_K4_BYTE(j + 4) >> 4) | ((FD_K4_BYTE(j) >> 6) << 4);
     }
+#undef FD_K4_BYTE
 }
 
 // The same with 16-bit activations (x ~ d * q, |q| <= 32767): int16 dot
