@@ -50,12 +50,14 @@ struct fd__gpu_runner {
     // norm is scale-invariant, and eps stays negligible).
     float res_scale;
     fd_tensor x, h, qkv, att, o, gu, a, last, logits;           // f16 activations
-    fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata
+    fd_tensor meta;                                            // i32: the regions below
+    fd_tensor ids, cu, dec, this_time, enc, blocks;            // i32 metadata, in meta
     fd_tensor probs, temp, top_p, top_k, samples;              // device sampling
     fd_tensor hist, plen, cur, minl, eos, pen, freq, pres;     // penalties
     float *h_temp, *h_top_p, *h_pen, *h_freq, *h_pres;
     int64_t *h_top_k, *h_samples, *h_hist, *h_plen, *h_cur;
-    int32_t *h_cu, *h_enc, *h_blocks;                          // host staging
+    int32_t *h_meta;                                           // host staging of meta
+    int32_t *h_cu, *h_dec, *h_tt, *h_enc, *h_blocks, *h_ids;   // its regions
     uint16_t *h_logits;
     void **allocs;
     int n_allocs, cap_allocs;
@@ -182,6 +184,27 @@ static fd_status rotary_tables(fd__gpu_runner *r) {
     return FD_OK;
 }
 
+// A step's metadata in one device buffer and one host staging buffer of the
+// same layout (cu | dec | this_time | enc | blocks | ids, each 64-int aligned),
+// so a step uploads it with one copy (each copy waits for the stream).
+static fd_status alloc_meta(fd__gpu_runner *r) {
+    const int64_t T = r->max_tokens, S = r->max_seqs, mb = r->max_blocks_per_seq;
+    fd_tensor *t[6] = {&r->cu, &r->dec, &r->this_time, &r->enc, &r->blocks, &r->ids};
+    const int64_t n[6] = {S + 1, S, S, S, S * mb, T};
+    int64_t at[7] = {0};
+    for (int i = 0; i < 6; i++) at[i + 1] = at[i] + (n[i] + 63) / 64 * 64;
+    FD_TRY(DALLOC(r, &r->meta, FD_I32, at[6]));
+    if (!(r->h_meta = calloc((size_t)at[6], sizeof *r->h_meta)))
+        return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
+    int32_t **h[6] = {&r->h_cu, &r->h_dec, &r->h_tt, &r->h_enc, &r->h_blocks, &r->h_ids};
+    for (int i = 0; i < 6; i++) {
+        *t[i] = fd_tensor_1d((int32_t *)r->meta.data + at[i], FD_I32, n[i]);
+        *h[i] = r->h_meta + at[i];
+    }
+    r->blocks = fd_tensor_2d(r->blocks.data, FD_I32, S, mb);
+    return FD_OK;
+}
+
 static fd_status alloc_activations(fd__gpu_runner *r) {
     const fd_model_info *h = &r->m->info;
     int64_t T = r->max_tokens, S = r->max_seqs, d = h->n_embd;
@@ -194,12 +217,7 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     FD_TRY(DALLOC(r, &r->a, FD_F16, T, h->n_ff));
     FD_TRY(DALLOC(r, &r->last, FD_F16, S, d));
     FD_TRY(DALLOC(r, &r->logits, FD_F16, S, h->n_vocab));
-    FD_TRY(DALLOC(r, &r->ids, FD_I32, T));
-    FD_TRY(DALLOC(r, &r->cu, FD_I32, S + 1));
-    FD_TRY(DALLOC(r, &r->dec, FD_I32, S));
-    FD_TRY(DALLOC(r, &r->this_time, FD_I32, S));
-    FD_TRY(DALLOC(r, &r->enc, FD_I32, S));
-    FD_TRY(DALLOC(r, &r->blocks, FD_I32, S, r->max_blocks_per_seq));
+    FD_TRY(alloc_meta(r));
     FD_TRY(DALLOC(r, &r->probs, FD_F32, S, h->n_vocab));
     FD_TRY(DALLOC(r, &r->temp, FD_F32, S));
     FD_TRY(DALLOC(r, &r->top_p, FD_F32, S));
@@ -220,9 +238,6 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     size_t ws = fd_append_attention_workspace_size(r->ctx, T, S, h->n_head, h->n_head_kv, h->head_dim,
                                                    r->max_blocks_per_seq, r->block_size, r->max_model_len);
     FD_TRY(DALLOC(r, &r->workspace, FD_U8, (int64_t)(ws ? ws : 1)));
-    r->h_cu = malloc((size_t)(S + 1) * sizeof *r->h_cu);
-    r->h_enc = malloc((size_t)S * sizeof *r->h_enc);
-    r->h_blocks = calloc((size_t)(S * r->max_blocks_per_seq), sizeof *r->h_blocks);
     r->h_logits = malloc((size_t)(S * h->n_vocab) * sizeof *r->h_logits);
     r->h_temp = malloc((size_t)S * sizeof *r->h_temp);
     r->h_top_p = malloc((size_t)S * sizeof *r->h_top_p);
@@ -234,7 +249,7 @@ static fd_status alloc_activations(fd__gpu_runner *r) {
     r->h_hist = malloc((size_t)S * r->max_model_len * sizeof(int64_t));
     r->h_plen = malloc((size_t)S * sizeof(int64_t));
     r->h_cur = malloc((size_t)S * sizeof(int64_t));
-    if (!r->h_cu || !r->h_enc || !r->h_blocks || !r->h_logits || !r->h_temp || !r->h_top_p || !r->h_top_k ||
+    if (!r->h_logits || !r->h_temp || !r->h_top_p || !r->h_top_k ||
         !r->h_samples || !r->h_pen || !r->h_freq || !r->h_pres || !r->h_hist || !r->h_plen || !r->h_cur)
         return fd__error(FD_ERR_OOM, "gpu runner: out of host memory");
     return FD_OK;
@@ -296,7 +311,7 @@ void fd__gpu_runner_free(fd__gpu_runner *r) {
     for (int i = 0; i < r->n_allocs; i++) fd_ctx_release(r->ctx, r->allocs[i]);
     free(r->allocs);
     free(r->L);
-    free(r->h_cu); free(r->h_enc); free(r->h_blocks); free(r->h_logits);
+    free(r->h_meta); free(r->h_logits);
     free(r->h_temp); free(r->h_top_p); free(r->h_top_k); free(r->h_samples);
     free(r->h_pen); free(r->h_freq); free(r->h_pres); free(r->h_hist); free(r->h_plen); free(r->h_cur);
     free(r);
@@ -340,12 +355,10 @@ static fd_status upload_batch(fd__gpu_runner *r, const fd__cpu_batch *b, int T) 
         if (need > mb) return fd__error(FD_ERR_INVALID_ARG, "gpu forward: sequence %d exceeds max_model_len", i);
         memcpy(r->h_blocks + (size_t)i * mb, b->blocks[i], (size_t)need * sizeof(int32_t));
     }
-    FD_TRY(fd_ctx_upload(r->ctx, r->ids.data, b->tokens, (size_t)T * sizeof(int32_t)));
-    FD_TRY(fd_ctx_upload(r->ctx, r->cu.data, r->h_cu, (size_t)(S + 1) * sizeof(int32_t)));
-    FD_TRY(fd_ctx_upload(r->ctx, r->dec.data, b->n_past, (size_t)S * sizeof(int32_t)));
-    FD_TRY(fd_ctx_upload(r->ctx, r->this_time.data, b->n_new, (size_t)S * sizeof(int32_t)));
-    FD_TRY(fd_ctx_upload(r->ctx, r->enc.data, r->h_enc, (size_t)S * sizeof(int32_t)));
-    return fd_ctx_upload(r->ctx, r->blocks.data, r->h_blocks, (size_t)S * mb * sizeof(int32_t));
+    memcpy(r->h_dec, b->n_past, (size_t)S * sizeof(int32_t));
+    memcpy(r->h_tt, b->n_new, (size_t)S * sizeof(int32_t));
+    memcpy(r->h_ids, b->tokens, (size_t)T * sizeof(int32_t));
+    return fd_ctx_upload(r->ctx, r->meta.data, r->h_meta, (size_t)(r->h_ids - r->h_meta + T) * sizeof(int32_t));
 }
 
 static fd_status attention(fd__gpu_runner *r, glayer *g, int l, int T, int S) {
