@@ -358,7 +358,8 @@ static fd_status upload_batch(fd__gpu_runner *r, const fd__cpu_batch *b, int T) 
     memcpy(r->h_dec, b->n_past, (size_t)S * sizeof(int32_t));
     memcpy(r->h_tt, b->n_new, (size_t)S * sizeof(int32_t));
     memcpy(r->h_ids, b->tokens, (size_t)T * sizeof(int32_t));
-    return fd_ctx_upload(r->ctx, r->meta.data, r->h_meta, (size_t)(r->h_ids - r->h_meta + T) * sizeof(int32_t));
+    size_t n = (size_t)(r->h_ids - r->h_meta + T);  // every region up to this step's ids
+    return fd_ctx_upload(r->ctx, r->meta.data, r->h_meta, n * sizeof(int32_t));
 }
 
 static fd_status attention(fd__gpu_runner *r, glayer *g, int l, int T, int S) {
