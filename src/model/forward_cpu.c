@@ -13,6 +13,7 @@
 #define KT_KEYS 16  // keys a K tile scores at once (one AVX-512 vector); divides block
                     // sizes and head_dim
 #define KT_HEADS 4  // query heads a K tile is read for at once
+_Static_assert(KT_HEADS == 4, "att_group's switches take 1 to 4 heads");
 #include "model/model_internal.h"
 
 struct fd__cpu_scratch {
