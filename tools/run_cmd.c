@@ -40,7 +40,8 @@ static void run_usage(FILE *f) {
             "  --temp T --top-k K --top-p P --min-p P --seed S\n"
             "  --repeat-penalty R --presence-penalty P --frequency-penalty F\n"
             "  --stop STR           stop string (repeatable, up to 8)\n"
-            "  -c N                 context size (2048); -t N threads (all CPUs)\n"
+            "  -c N                 context size (2048, or the model's own when shorter);\n"
+            "                       -t N threads (all CPUs)\n"
             "  --device cpu|N       run on the CPU (default) or CUDA device N\n");
 }
 
@@ -53,7 +54,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
     memset(o, 0, sizeof *o);
     o->model = fd_cli_default_model();
     o->max_tokens = 256;
-    o->n_ctx = 2048;
+    o->n_ctx = 0;  // after loading: 2048, or the model's context when shorter
     o->device = -1;
     fd_sampling_params_default(&o->sp);
     for (int i = 1; i < argc; i++) {
@@ -84,7 +85,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         i += used;
     }
     if (!o->prompt) { run_usage(stderr); return 0; }
-    if (o->max_tokens < 1 || o->n_ctx < 16) { fprintf(stderr, "fdeploy run: -n and -c must be positive\n"); return 0; }
+    if (o->max_tokens < 1 || (o->n_ctx != 0 && o->n_ctx < 16)) { fprintf(stderr, "fdeploy run: -n and -c must be positive\n"); return 0; }
     return 1;
 }
 
@@ -167,6 +168,10 @@ int fd_cmd_run(int argc, char **argv) {
         if (strcmp(o.model, FD_DEFAULT_MODEL) == 0)
             fprintf(stderr, "fdeploy run: the default model is installed by scripts/setup.sh\n");
         return 1;
+    }
+    if (o.n_ctx == 0) {
+        const int train = fd_model_get_info(m)->n_ctx_train;
+        o.n_ctx = train > 0 && train < 2048 ? train : 2048;
     }
     fd_model_summary(m, o.n_ctx, summary, sizeof summary);
     fprintf(stderr, "fdeploy: %s (loaded in %.2f s)\n", summary, now_s() - t0);
