@@ -20,6 +20,7 @@
 typedef struct run_opts {
     const char *model, *prompt, *system, *stops[MAX_STOPS];
     int n_stops, max_tokens, n_ctx, n_threads, raw, device;
+    int ctx_given;  // -c was given (else n_ctx follows the model once loaded)
     fd_sampling_params sp;
 } run_opts;
 
@@ -54,7 +55,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
     memset(o, 0, sizeof *o);
     o->model = fd_cli_default_model();
     o->max_tokens = 256;
-    o->n_ctx = 0;  // after loading: 2048, or the model's context when shorter
+    o->n_ctx = 2048;  // without -c, the model's context when shorter
     o->device = -1;
     fd_sampling_params_default(&o->sp);
     for (int i = 1; i < argc; i++) {
@@ -67,7 +68,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         else if (!strcmp(a, "-p")) o->prompt = v;
         else if (!strcmp(a, "--system")) o->system = v;
         else if (!strcmp(a, "-n")) o->max_tokens = atoi(v);
-        else if (!strcmp(a, "-c")) o->n_ctx = atoi(v);
+        else if (!strcmp(a, "-c")) o->n_ctx = atoi(v), o->ctx_given = 1;
         else if (!strcmp(a, "-t")) o->n_threads = atoi(v);
         else if (!strcmp(a, "--device")) {
             if ((o->device = fd_cli_parse_device(v)) == -2) { fprintf(stderr, "fdeploy run: --device takes cpu or a GPU index\n"); return 0; }
@@ -85,7 +86,7 @@ static int parse_run(int argc, char **argv, run_opts *o) {
         i += used;
     }
     if (!o->prompt) { run_usage(stderr); return 0; }
-    if (o->max_tokens < 1 || (o->n_ctx != 0 && o->n_ctx < 16)) { fprintf(stderr, "fdeploy run: -n and -c must be positive\n"); return 0; }
+    if (o->max_tokens < 1 || o->n_ctx < 16) { fprintf(stderr, "fdeploy run: -n and -c must be positive\n"); return 0; }
     return 1;
 }
 
@@ -169,9 +170,9 @@ int fd_cmd_run(int argc, char **argv) {
             fprintf(stderr, "fdeploy run: the default model is installed by scripts/setup.sh\n");
         return 1;
     }
-    if (o.n_ctx == 0) {
+    if (!o.ctx_given) {
         const int train = fd_model_get_info(m)->n_ctx_train;
-        o.n_ctx = train > 0 && train < 2048 ? train : 2048;
+        if (train > 0 && train < o.n_ctx) o.n_ctx = train;
     }
     fd_model_summary(m, o.n_ctx, summary, sizeof summary);
     fprintf(stderr, "fdeploy: %s (loaded in %.2f s)\n", summary, now_s() - t0);
