@@ -9,12 +9,12 @@
 
 #include "core/internal.h"
 #include "model/forward_cpu.h"
+#include "model/model_internal.h"
 
 #define KT_KEYS 16  // keys a K tile scores at once (one AVX-512 vector); divides block
                     // sizes and head_dim
 #define KT_HEADS 4  // query heads a K tile is read for at once
 _Static_assert(KT_HEADS == 4, "att_group's switches take 1 to 4 heads");
-#include "model/model_internal.h"
 
 struct fd__cpu_scratch {
     int max_tokens, q_dim, kv_dim;
@@ -78,7 +78,6 @@ static void mm_range(void *arg, int64_t r0, int64_t r1) {
         free(scratch);
     }
 }
-
 
 // y_i[t][0..rows_i) = W_i x[t] (+ bias_i) for the n_w weights (same row length).
 static void matmul_n(fd_model *m, fd__cpu_scratch *s, int n_w, const fd_weight *const *w,

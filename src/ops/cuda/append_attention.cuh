@@ -113,7 +113,8 @@ static __device__ int aa_seq_valid(const aa_params &p, int b) {
 
 // The plan, by one CTA of AA_PREP_NT threads: flags and big-tile prefix sums
 // (block scan in chunks of AA_PREP_NT).
-static __device__ void aa_plan(const aa_params &p, int bm_big) {
+static __device__ void aa_plan(const aa_params &p) {
+    const int bm_big = p.a.plan.bm_big;
     constexpr int NW = AA_PREP_NT / 32;
     __shared__ int warp_sum[NW];
     __shared__ int carry;
@@ -203,9 +204,9 @@ static __device__ void aa_write(const aa_params &p, int64_t t) {
 // CTA 0 plans, CTA 1 + t writes token t's K/V: one launch where there were
 // two (a decode step runs one per layer; it is bound by launches).
 template <typename T>
-static __global__ void __launch_bounds__(AA_PREP_NT) aa_prep_kernel(aa_params p, int bm_big) {
+static __global__ void __launch_bounds__(AA_PREP_NT) aa_prep_kernel(aa_params p) {
     if (blockIdx.x == 0)
-        aa_plan(p, bm_big);
+        aa_plan(p);
     else
         aa_write<T>(p, (int64_t)blockIdx.x - 1);
 }

@@ -246,9 +246,12 @@ static __device__ void aa90_tma_tile(const aa_params &p, const aa90_tmaps &tm, u
 #endif
 }
 
-// Every block id of keys [kv_begin, kv_stop) valid (a bad one takes the
-// cp.async path, which reports it and copies zeros); all threads call this.
-static __device__ bool aa90_pages_ok(const aa_params &p, int b, int kv_begin, int kv_stop) {
+// TMA copies for keys [kv_begin, kv_stop): the maps exist, the tiles start on
+// the box grid and every block id is valid (a bad one takes the cp.async
+// path, which reports it and copies zeros); all threads call this.
+static __device__ bool aa90_use_tma(const aa_params &p, const aa90_tmaps &tm, int b,
+                                    int kv_begin, int kv_stop) {
+    if (!tm.on || (kv_begin & (tm.box - 1)) != 0) return false;  // uniform in the CTA
     const int32_t *bt = p.a.block_tables + (int64_t)b * p.a.max_blocks_per_seq;
     const unsigned nblk = p.a.num_blocks > 0x7fffffff ? 0x7fffffffu : (unsigned)p.a.num_blocks;
     int ok = 1;
@@ -484,9 +487,7 @@ static __device__ void aa90_tile(const aa_params &p, const aa90_tmaps &tm, int b
     if (kv_begin >= kv_stop) return;
     const float s2 = p.a.scale * 1.4426950408889634f;  // exp2 domain
     uint64_t *full = aa90_bars<C>(base);
-    // TMA when the tiles start on box edges and every page is valid; else cp.async
-    const bool tma = tm.on && (kv_begin & (tm.box - 1)) == 0 &&
-                     aa90_pages_ok(p, b, kv_begin, kv_stop);
+    const bool tma = aa90_use_tma(p, tm, b, kv_begin, kv_stop);  // else cp.async
     if (tma && threadIdx.x == 0) {
         for (int i = 0; i < C::STAGES; i++) aa90_mbar_init(&full[i], 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
@@ -732,8 +733,7 @@ static __global__ void __launch_bounds__(C::NT + 128, 1)
     extern __shared__ unsigned char aa90_smem[];
     unsigned char *base = aa90_base(aa90_smem);
     uint64_t *full = aa90_bars<C>(base), *empty = full + C::STAGES;
-    const bool tma = (kr.kv_begin & (tm.box - 1)) == 0 &&
-                     aa90_pages_ok(p, b, kr.kv_begin, kr.kv_stop);
+    const bool tma = aa90_use_tma(p, tm, b, kr.kv_begin, kr.kv_stop);
     if (threadIdx.x == 0) {
         for (int i = 0; i < C::STAGES; i++) {
             aa90_mbar_init(&full[i], tma ? 1 : 128);
@@ -770,18 +770,30 @@ static __global__ void __launch_bounds__(C::NT, 1)
 
 // The caches' tensor maps (FDEPLOY_ATTN_TMA=0: none, the cp.async copies);
 // false when the driver cannot make them (the kernel then uses cp.async).
+// The driver's cuTensorMapEncodeTiled, looked up once per process (a
+// property of the driver, like the CPU features quant_avx2.c caches; benign
+// race: every thread stores the same pointer). NULL: none, no TMA.
+static PFN_cuTensorMapEncodeTiled_v12000 aa90_encode_fn() {
+    static void *cached = &cached;  // itself: not looked up yet
+    if (cached == &cached) {
+        void *f = nullptr;
+        cudaDriverEntryPointQueryResult q;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &f, 12000,
+                                             cudaEnableDefault, &q) != cudaSuccess ||
+            q != cudaDriverEntryPointSuccess) {
+            cudaGetLastError();  // not this op's failure: it runs without TMA
+            f = nullptr;
+        }
+        cached = f;  // one pointer store
+    }
+    return (PFN_cuTensorMapEncodeTiled_v12000)cached;
+}
+
 static bool aa90_make_maps(const fd__attn_args &a, int hd, aa90_tmaps *tm) {
     const int64_t rows = a.num_blocks * a.n_kv * a.block_size;
     if (rows <= 0 || rows > 0x7fffffff) return false;
-    void *fn = nullptr;
-    cudaDriverEntryPointQueryResult q;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault,
-                                         &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess || !fn) {
-        cudaGetLastError();  // not this op's failure: it runs without TMA
-        return false;
-    }
-    PFN_cuTensorMapEncodeTiled_v12000 encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+    PFN_cuTensorMapEncodeTiled_v12000 encode = aa90_encode_fn();
+    if (!encode) return false;
     const int box = a.block_size < 128 ? a.block_size : 128;
     cuuint64_t dims[2] = {(cuuint64_t)hd, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)hd * 2};
     cuuint32_t boxd[2] = {64, (cuuint32_t)box}, estr[2] = {1, 1};

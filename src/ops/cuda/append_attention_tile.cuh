@@ -554,7 +554,7 @@ static fd_status aa_launch(const fd__launch *l, const fd__attn_args *a, const ch
                          "%s: key_cache, value_cache, out and workspace must be 16-byte aligned",
                          name);
     cudaStream_t st = (cudaStream_t)l->stream;
-    aa_prep_kernel<T><<<(unsigned)a->token_num + 1, AA_PREP_NT, 0, st>>>(p, a->plan.bm_big);
+    aa_prep_kernel<T><<<(unsigned)a->token_num + 1, AA_PREP_NT, 0, st>>>(p);
     cudaError_t e = a->cache_int8 ? aa_tiles_hd<KS, T, true>(p, st) : aa_tiles_hd<KS, T, false>(p, st);
     if (e != cudaSuccess)
         return fd__error(FD_ERR_CUDA, "%s: cannot set up the attention kernel: %s", name,
